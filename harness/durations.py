@@ -70,5 +70,9 @@ def format_duration(seconds: float) -> str:
     whole = round(rest)
     hours, whole = divmod(whole, 3600)
     minutes, secs = divmod(whole, 60)
-    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s" if secs else ""]
+    parts = [
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes else "",
+        f"{secs}s" if secs else "",
+    ]
     return sign + ("".join(parts) or "0s")

@@ -1,0 +1,251 @@
+"""The `mwaa-drill` command line.
+
+Exit codes are a contract that CI pipelines rely on:
+  0  every objective met
+  1  an objective was violated
+  2  bad usage or invalid input (one line per error, no traceback)
+  3  the drill could not be completed or judged
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness import __version__
+
+EXIT_PASS = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+EXIT_UNJUDGED = 3
+
+EPILOG = """\
+exit codes: 0 objectives met, 1 objectives violated, 2 bad usage or invalid input,
+            3 the drill could not be completed or judged
+
+examples:
+  mwaa-drill scenarios                          list the scenario catalog
+  mwaa-drill scenarios --faults                 document every fault kind and its parameters
+  mwaa-drill validate scenarios/*.yaml          check scenario files, one line per error
+  mwaa-drill simulate scenarios/cloudwatch-outage-warm-standby.yaml --trials 300 --json out.json
+  mwaa-drill run scenarios/regional-outage-warm-standby.yaml --report-dir reports/
+  mwaa-drill report out.json --format html -o report.html
+"""
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line per error, exit 2."""
+
+
+class Unjudged(Exception):
+    """The drill could not be completed or judged: one line, exit 3."""
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mwaa-drill",
+        description=(
+            "Disaster-recovery drills for two-Region Apache Airflow (Amazon MWAA style): "
+            "inject Regional, environment and CloudWatch faults and measure RTO, RPO and "
+            "spurious failovers, live on this machine or simulated over thousands of trials."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"mwaa-drill {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    verbs = parser.add_subparsers(dest="verb", metavar="COMMAND", required=True)
+
+    validate = verbs.add_parser(
+        "validate",
+        help="check scenario files and report every error with its field",
+        description="Check scenario files. Prints one line per error: FILE: FIELD: PROBLEM.",
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE", type=Path)
+
+    scenarios = verbs.add_parser(
+        "scenarios",
+        help="list the scenario catalog, one line each",
+        description="List the scenario catalog shipped with mwaa-drill.",
+    )
+    scenarios.add_argument(
+        "--faults", action="store_true", help="document every fault kind and its parameters"
+    )
+
+    simulate = verbs.add_parser(
+        "simulate",
+        help="run seeded trials of a scenario on virtual time",
+        description="Run the trials of a scenario in the simulator and report distributions.",
+    )
+    simulate.add_argument("file", metavar="FILE", type=Path)
+    simulate.add_argument("--trials", type=_positive_int, help="override the scenario's trials")
+    simulate.add_argument("--seed", type=_non_negative_int, help="override the scenario's seed")
+    simulate.add_argument("--json", type=Path, metavar="PATH", help="write the JSON report here")
+
+    run = verbs.add_parser(
+        "run",
+        help="run a live drill against two emulated Regions with real Airflow",
+        description="Provision two Regions on this machine, inject the faults, measure.",
+    )
+    run.add_argument("file", metavar="FILE", type=Path)
+    run.add_argument("--backend", choices=["moto", "localstack"], default="moto")
+    run.add_argument("--report-dir", type=Path, default=Path("reports"), metavar="DIR")
+
+    report = verbs.add_parser(
+        "report",
+        help="render a JSON report as Markdown or HTML",
+        description="Render a JSON report (validated against the report schema).",
+    )
+    report.add_argument("file", metavar="FILE.json", type=Path)
+    report.add_argument("--format", choices=["md", "html"], default="md")
+    report.add_argument("-o", "--output", type=Path, metavar="PATH", help="default: stdout")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
+# Verbs ---------------------------------------------------------------------------------------
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from harness.scenario import ScenarioError, load_scenario
+
+    bad = 0
+    for path in args.files:
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as err:
+            bad += 1
+            for error in err.errors:
+                print(error, file=sys.stderr)
+        else:
+            print(f"{path}: ok ({scenario.name}: {scenario.strategy}, {scenario.profile})")
+    return EXIT_USAGE if bad else EXIT_PASS
+
+
+def _cmd_scenarios(args: argparse.Namespace) -> int:
+    if args.faults:
+        _print_fault_kinds()
+        return EXIT_PASS
+    from harness.scenario import ScenarioError
+    from harness.scenario.catalog import catalog_dir, list_catalog
+
+    try:
+        catalog = list_catalog()
+    except ScenarioError as err:
+        raise UsageError(str(err)) from None
+    print(f"# scenario catalog: {catalog_dir()}")
+    width = max((len(path.name) for path, _ in catalog), default=0)
+    for path, scenario in catalog:
+        summary = scenario.description.strip().splitlines()[0] if scenario.description else ""
+        print(f"{path.name:<{width}}  {scenario.strategy:<14} {scenario.profile:<8} {summary}")
+    return EXIT_PASS
+
+
+def _print_fault_kinds() -> None:
+    from harness.scenario.faults import FAULT_SPECS
+
+    for kind, spec in FAULT_SPECS.items():
+        print(f"{kind}  (default region: {spec.default_region})")
+        print(f"    {spec.summary}")
+        for line in spec.doc.strip().splitlines():
+            print(f"    {line}")
+        for param in spec.params:
+            default = "required" if param.default is None else f"default {param.default}"
+            print(f"    - {param.name} ({param.kind}, {default}): {param.doc}")
+        print()
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    _load(args.file)
+    raise Unjudged("the simulator is not part of this version yet (issue: DR logic and simulator)")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    _load(args.file)
+    raise Unjudged("live drills are not part of this version yet (issue: live Regions)")
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from harness.render.html import render_html
+    from harness.render.markdown import render_markdown
+    from harness.report import ReportError, load_report
+
+    try:
+        report = load_report(args.file)
+    except (OSError, ReportError) as err:
+        raise UsageError(f"{args.file}: {err}") from None
+    text = render_html(report) if args.format == "html" else render_markdown(report)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_PASS
+
+
+def _load(path: Path) -> object:
+    from harness.scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(path)
+    except ScenarioError as err:
+        raise UsageError(str(err)) from None
+
+
+_VERBS = {
+    "validate": _cmd_validate,
+    "scenarios": _cmd_scenarios,
+    "simulate": _cmd_simulate,
+    "run": _cmd_run,
+    "report": _cmd_report,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)  # exits 2 with a usage line on bad usage
+    try:
+        return _VERBS[args.verb](args)
+    except UsageError as err:
+        print(err, file=sys.stderr)
+        return EXIT_USAGE
+    except Unjudged as err:
+        print(f"mwaa-drill: cannot complete: {err}", file=sys.stderr)
+        return EXIT_UNJUDGED
+    except BrokenPipeError:  # `mwaa-drill scenarios | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PASS
+    except KeyboardInterrupt:
+        print("mwaa-drill: interrupted", file=sys.stderr)
+        return EXIT_UNJUDGED
+    except Exception as err:  # a bug of ours: one line, the traceback only on request
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"mwaa-drill: internal error: {type(err).__name__}: {err} (rerun with --debug)",
+            file=sys.stderr,
+        )
+        return EXIT_UNJUDGED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""The CLI's exit-code contract: 0 pass, 1 fail, 2 bad input (no traceback), 3 not judged."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+CATALOG = sorted((REPO / "scenarios").glob("*.yaml"))
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real entry point in a child process, as users and CI call it."""
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_help_teaches_verbs_and_exit_codes() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for word in ("validate", "scenarios", "simulate", "run", "report", "exit codes"):
+        assert word in result.stdout
+
+
+def test_validate_accepts_the_whole_catalog() -> None:
+    assert CATALOG, "the scenario catalog is empty"
+    result = run_cli("validate", *map(str, CATALOG))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(": ok") == len(CATALOG)
+
+
+INVALID_DOCUMENTS = {
+    "wrong-type": (
+        "name: x\nstrategy: warm_standby\nprofile: seed\nduration: 1h\ntrials: many\n",
+        "trials",
+    ),
+    "unknown-key": (
+        "name: x\nstrategy: warm_standby\nprofile: seed\nduration: 1h\ndetectr: {}\n",
+        "detectr",
+    ),
+    "negative-duration": (
+        "name: x\nstrategy: warm_standby\nprofile: seed\nduration: 1h\n"
+        "faults: [{kind: region_outage, at: 10m, duration: -5m}]\n",
+        "faults[0].duration",
+    ),
+    "unparsable-duration": (
+        "name: x\nstrategy: warm_standby\nprofile: seed\nduration: soon\n",
+        "duration",
+    ),
+    "unknown-fault-kind": (
+        "name: x\nstrategy: warm_standby\nprofile: seed\nduration: 1h\n"
+        "faults: [{kind: meteor_strike, at: 10m}]\n",
+        "faults[0].kind",
+    ),
+    "fault-after-end": (
+        "name: x\nstrategy: warm_standby\nprofile: seed\nduration: 1h\n"
+        "faults: [{kind: region_outage, at: 2h}]\n",
+        "faults[0].at",
+    ),
+    "missing-required": ("name: x\nprofile: seed\nduration: 1h\n", "strategy"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID_DOCUMENTS))
+def test_invalid_files_exit_2_naming_the_field_without_traceback(case: str, tmp_path: Path) -> None:
+    text, field = INVALID_DOCUMENTS[case]
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text)
+    result = run_cli("validate", str(path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"{path}: {field}" in result.stderr
+
+
+def test_non_yaml_bytes_exit_2_without_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "image.yaml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
+    result = run_cli("validate", str(path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert str(path) in result.stderr
+
+
+def test_missing_file_exit_2(tmp_path: Path) -> None:
+    assert main(["validate", str(tmp_path / "nope.yaml")]) == 2
+
+
+def test_bad_usage_exit_2() -> None:
+    result = run_cli("simulate")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_scenarios_lists_every_catalog_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scenarios"]) == 0
+    out = capsys.readouterr().out
+    for path in CATALOG:
+        assert path.name in out
+
+
+def test_scenarios_faults_documents_every_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.scenario.model import FaultKind
+
+    assert main(["scenarios", "--faults"]) == 0
+    out = capsys.readouterr().out
+    for kind in FaultKind:
+        assert kind.value in out
+
+
+@pytest.mark.parametrize("verb", ["simulate", "run"])
+def test_engines_not_yet_built_exit_3_with_a_reason(
+    verb: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([verb, str(CATALOG[0])]) == 3
+    assert "cannot complete" in capsys.readouterr().err
+
+
+def test_report_of_a_bad_json_file_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    path.write_text("{not json")
+    result = run_cli("report", str(path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_report_renders_a_valid_report(fmt: str, tmp_path: Path) -> None:
+    import json
+
+    from tests.unit.test_report import never_recovered, outage_scenario, report_of
+
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(report_of(outage_scenario(), never_recovered())))
+    out = tmp_path / f"r.{fmt}"
+    assert main(["report", str(path), "--format", fmt, "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "FAIL" in text
+    assert "rto" in text
