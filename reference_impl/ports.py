@@ -105,6 +105,23 @@ class ImportResult:
     failed: int  # rows not written because the batch failed (policy "fail": COPY semantics)
 
 
+# The metadata tables a backup carries, each row a JSON object, and the columns that identify a
+# row (a second row with the same key is a conflict). Times are seconds on the drill's clock.
+#   variable       key, val
+#   connection     conn_id, conn_type, host, login, password (None when not exported)
+#   slot_pool      pool, slots
+#   dag_run        dag_id, logical_date (str), run_id, state, start_date, end_date, origin_region
+#   task_instance  dag_id, logical_date, task_id, state
+TABLE_KEYS: Mapping[str, tuple[str, ...]] = {
+    "variable": ("key",),
+    "connection": ("conn_id",),
+    "slot_pool": ("pool",),
+    "dag_run": ("dag_id", "logical_date"),
+    "task_instance": ("dag_id", "logical_date", "task_id"),
+}
+BACKUP_TABLES: tuple[str, ...] = tuple(TABLE_KEYS)
+
+
 class Airflow(Protocol):
     """An environment's Airflow, through its REST API (MWAA InvokeRestApi in AWS)."""
 
