@@ -22,6 +22,9 @@ class DetectorConfig:
     second_signal: bool  # confirm with the primary's replicated canary before failing over
     canary_max_age: float  # a canary older than this says "primary not writing"
     canary_interval: float  # how often the primary's guard writes its canary
+    # seed: a call that never answers outlives the check's own 10 s Lambda timeout, so the
+    # check run FAILS and decides nothing (the reference misses hanging outages this way)
+    check_dies_on_timeout: bool = False
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,26 @@ class ProfileConfig:
     restore_poll_interval: float
     workflow_timeout: float | None  # seed: the state machine's 60-minute timeout
     standby_cooloff: float  # warm standby: wait after the cleanup DAG before restoring
+    # Added with the DR logic (defaults are the seed's behaviour):
+    # tables the warm-standby cleanup DAG clears before the restore
+    standby_cleanup_tables: tuple[str, ...] = (
+        "variable",
+        "connection",
+        "slot_pool",
+        "dag_run",
+        "task_instance",
+    )
+    # backup and restore without a saved primary configuration: create from a minimal one
+    create_without_saved_config: bool = False
+    create_timeout: float | None = None  # give up on one creation stuck in CREATING
+    dag_run_timeout: float | None = None  # give up waiting for one restore/cleanup DAG run
+    # steps look before they act and ride out transient errors, so that a failed failover can
+    # be resumed; seed: a straight-line state machine whose first error ends the execution
+    resumable_failover: bool = False
+    # a failover whose steps failed is resumed after this backoff (doubling, capped);
+    # None: never (seed: the execution simply ends)
+    failover_retry_base: float | None = None
+    failover_retry_max: float = 1800.0
 
 
 SEED = ProfileConfig(
@@ -51,6 +74,7 @@ SEED = ProfileConfig(
         second_signal=False,
         canary_max_age=0.0,
         canary_interval=0.0,
+        check_dies_on_timeout=True,
     ),
     backup_manifest=False,
     restore_on_conflict="fail",
@@ -87,6 +111,15 @@ HARDENED = ProfileConfig(
     restore_poll_interval=30.0,
     workflow_timeout=None,
     standby_cooloff=0.0,
+    # no cleanup: the restore skips existing keys, so the standby's own rows (pre-provisioned
+    # per-Region secrets and settings, runs of an earlier active period) are kept and merged
+    standby_cleanup_tables=(),
+    create_without_saved_config=True,
+    create_timeout=3600.0,
+    dag_run_timeout=1800.0,
+    resumable_failover=True,
+    failover_retry_base=300.0,
+    failover_retry_max=1800.0,
 )
 
 PROFILES: dict[str, ProfileConfig] = {"seed": SEED, "hardened": HARDENED}

@@ -1,0 +1,154 @@
+"""Fencing on fake ports: the active-Region record, the guard, the startup hook, failback."""
+
+from __future__ import annotations
+
+from reference_impl.config import HARDENED, SEED
+from reference_impl.context import BACKUP_DAG, GUARD_DAG
+from reference_impl.dags import DR_TASKS, scheduled_dr_dags, startup_hook
+from reference_impl.failback import failback
+from reference_impl.fencing import read_record, write_record
+from reference_impl.layout import ACTIVE_REGION_KEY, CANARY_KEY
+from reference_impl.ports import UNREACHABLE, StoredObject
+from reference_impl.recovery import recovery_workflow
+from tests.unit.dr_fakes import PRIMARY, SECONDARY, FakeWorld, make_world, no_data
+
+
+def set_record(world: FakeWorld, active: str, *, ready: bool = True) -> None:
+    ctx = world.ctx(SECONDARY)
+    write_record(ctx, read_record(ctx), active, ready=ready, by="test")
+
+
+def guard(world: FakeWorld, region: str) -> None:
+    world.driver.run_process(DR_TASKS[GUARD_DAG](world.ctx(region), {}))
+
+
+def test_scheduled_dr_dags() -> None:
+    seed, hardened = FakeWorld(SEED), FakeWorld(HARDENED)
+    assert scheduled_dr_dags(seed.ctx(PRIMARY), 900.0) == {BACKUP_DAG: 900.0}
+    assert scheduled_dr_dags(seed.ctx(SECONDARY), 900.0) == {}
+    assert scheduled_dr_dags(hardened.ctx(PRIMARY), 900.0) == {BACKUP_DAG: 900.0, GUARD_DAG: 60.0}
+    assert scheduled_dr_dags(hardened.ctx(SECONDARY), 900.0) == {GUARD_DAG: 60.0}
+
+
+def test_failover_lost_race_means_no_failover() -> None:
+    world = make_world(HARDENED)
+    world.metrics.answer = no_data
+    raced: list[str] = []
+
+    def competing_writer(region: str, bucket: str, key: str) -> None:
+        # Someone else (an operator, another execution) writes the record first.
+        if key == ACTIVE_REGION_KEY and not raced:
+            raced.append(key)
+            body = {"active": PRIMARY, "epoch": 7, "ready": True}
+            world.store.objects[(region, bucket)][key] = StoredObject(key, body, "other", 0.0)
+
+    world.store.before_put = competing_writer
+    world.driver.spawn(recovery_workflow(world.ctx(SECONDARY)))
+    world.driver.run(200.0)
+    assert len(world.journal.of("decision")) == 1
+    assert any(n.startswith("failover not started: another writer") for n in world.journal.notes())
+    assert world.airflow.call_names(SECONDARY) == []  # no step ran
+    record = read_record(world.ctx(SECONDARY))
+    assert record is not None and record.active == PRIMARY and record.epoch == 7
+
+
+def test_guard_pauses_a_region_that_is_not_active_and_writes_the_canary() -> None:
+    world = FakeWorld(HARDENED)
+    set_record(world, SECONDARY)
+    world.clock.t = 120.0
+    guard(world, PRIMARY)
+    assert world.airflow.paused[PRIMARY] is True
+    canary = world.store.body(PRIMARY, CANARY_KEY)
+    assert canary is not None and canary["written_at"] == 120.0
+    # And never unpauses it by itself, however often it runs.
+    for _ in range(3):
+        guard(world, PRIMARY)
+    assert world.airflow.call_names(PRIMARY) == ["pause"] * 4
+
+
+def test_guard_leaves_a_region_alone_while_its_failover_restores() -> None:
+    world = FakeWorld(HARDENED)
+    set_record(world, SECONDARY, ready=False)
+    guard(world, SECONDARY)
+    assert world.airflow.paused[SECONDARY] is True
+    assert world.airflow.call_names(SECONDARY) == []
+
+
+def test_guard_keeps_the_standby_paused_and_the_primary_running() -> None:
+    world = FakeWorld(HARDENED)  # no record: the primary is active
+    guard(world, SECONDARY)
+    guard(world, PRIMARY)
+    assert world.airflow.paused == {PRIMARY: False, SECONDARY: True}
+
+
+def test_startup_hook_keeps_a_returning_primary_paused() -> None:
+    world = FakeWorld(HARDENED)
+    set_record(world, SECONDARY)
+    world.driver.run_process(startup_hook(world.ctx(PRIMARY)))
+    assert world.airflow.paused[PRIMARY] is True
+    assert any(
+        "stays paused until the record names this Region" in n for n in world.journal.notes()
+    )
+
+
+def test_startup_hook_waits_for_a_readable_record() -> None:
+    world = FakeWorld(HARDENED)
+    world.store.errors[SECONDARY] = UNREACHABLE  # the primary cannot reach the record
+    world.driver.run_process(startup_hook(world.ctx(PRIMARY)))
+    assert world.airflow.paused[PRIMARY] is True
+    guard(world, PRIMARY)
+    assert world.airflow.paused[PRIMARY] is True  # still unknown: still paused
+    del world.store.errors[SECONDARY]
+    guard(world, PRIMARY)
+    assert world.airflow.paused[PRIMARY] is False  # no record: the primary is active
+
+
+def test_startup_hook_runs_the_primary_when_the_record_says_so() -> None:
+    world = FakeWorld(HARDENED)
+    world.driver.run_process(startup_hook(world.ctx(PRIMARY)))
+    assert world.airflow.call_names(PRIMARY) == ["pause", "unpause"]
+    assert world.airflow.paused[PRIMARY] is False
+
+
+def test_seed_startup_hook_and_failback_do_nothing() -> None:
+    world = FakeWorld(SEED)
+    world.driver.run_process(startup_hook(world.ctx(PRIMARY)))
+    world.driver.run_process(failback(world.ctx(PRIMARY)))
+    assert world.airflow.calls == []
+    assert world.journal.of("decision") == []
+
+
+def test_failback_after_a_failover() -> None:
+    world = make_world(HARDENED)
+    world.metrics.answer = no_data
+    world.driver.spawn(recovery_workflow(world.ctx(SECONDARY)))
+    world.driver.run(1000.0)
+    record = read_record(world.ctx(SECONDARY))
+    assert record is not None and record.active == SECONDARY and record.ready
+    assert world.airflow.paused[SECONDARY] is False
+
+    # The primary comes back: its startup hook keeps it paused.
+    world.driver.run_process(startup_hook(world.ctx(PRIMARY)))
+    assert world.airflow.paused[PRIMARY] is True
+
+    world.metrics.answer = lambda t: [1.0]
+    world.driver.run_process(failback(world.ctx(PRIMARY)))
+    record = read_record(world.ctx(SECONDARY))
+    assert record is not None
+    assert (record.active, record.epoch, record.ready) == (PRIMARY, 2, True)
+    assert world.airflow.paused == {PRIMARY: False, SECONDARY: True}
+    assert [d["action"] for d in world.journal.of("decision")] == ["failover", "failback"]
+
+    # The secondary's workflow notices and checks the primary again.
+    probes_before = len(world.journal.of("probe"))
+    world.driver.run(2000.0)
+    assert any("failback seen" in n for n in world.journal.notes())
+    assert len(world.journal.of("probe")) > probes_before
+    assert world.journal.of("probe")[-1]["result"] == "healthy"
+
+
+def test_failback_with_nothing_to_fail_back() -> None:
+    world = FakeWorld(HARDENED)
+    world.driver.run_process(failback(world.ctx(PRIMARY)))
+    assert world.journal.of("decision") == []
+    assert world.airflow.calls == []
