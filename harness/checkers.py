@@ -274,7 +274,16 @@ def rpo(
     inventory = recovered_inventory(events, drill.secondary, recovered_t)
     if inventory is None:
         return None, (f"rpo_s: no inventory of {drill.secondary} after recovery",)
-    present = inventory_change_ids(inventory)
+    # A run the secondary did itself (a re-run of a tick the primary had finished) is in its
+    # inventory, but it is not the primary's data reaching the secondary: it must not make a
+    # lost change look replicated. (lost_runs counts it as present: the work was done again,
+    # and duplicate_runs reports it.)
+    rerun = {
+        run_change_id(str(e["dag_id"]), str(e["logical_date"]))
+        for e in events
+        if is_success(e, drill.secondary)
+    }
+    present = inventory_change_ids(inventory) - rerun
     times = [
         t
         for change_id, t in primary_changes_before(events, drill.primary, fault_t).items()

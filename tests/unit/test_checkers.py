@@ -349,6 +349,22 @@ def test_a_run_listed_only_under_changes_is_present_for_rpo_and_lost_runs_alike(
     assert m.lost_runs == 0
 
 
+def test_a_tick_the_secondary_ran_again_does_not_count_as_replicated_for_rpo() -> None:
+    m = (
+        primary_before_fault()
+        .outage(600)
+        .failover(700)
+        .run(960, S, "etl", "d2", due_t=500)  # the secondary re-ran d2 (primary ended it at 560)
+        .run(1260, S, "etl", "d3", due_t=900)
+        .inventory(1300, runs=(("etl", "d0"), ("etl", "d1"), ("etl", "d2"), ("etl", "d3")))
+        .end(3600)
+        .measure()
+    )
+    assert m.rpo_s == 240.0  # d1 (ended at 360) is the newest primary change that reached S
+    assert m.lost_runs == 0  # d2 was done again, so it is not lost...
+    assert m.duplicate_runs == 1  # ...but it was run twice
+
+
 def test_rpo_with_nothing_present_counts_from_the_drill_start() -> None:
     m = recovered_with_inventory()
     assert m.rpo_s == 600.0
