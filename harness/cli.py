@@ -13,10 +13,15 @@ import argparse
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness import __version__
+
+if TYPE_CHECKING:
+    from harness.scenario.model import Scenario
+    from harness.sim.calibration import Calibration
 
 EXIT_PASS = 0
 EXIT_FAIL = 1
@@ -85,6 +90,36 @@ def _build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--trials", type=_positive_int, help="override the scenario's trials")
     simulate.add_argument("--seed", type=_non_negative_int, help="override the scenario's seed")
     simulate.add_argument("--json", type=Path, metavar="PATH", help="write the JSON report here")
+    _simulator_options(simulate)
+    simulate.add_argument(
+        "--history-dir",
+        type=Path,
+        metavar="DIR",
+        help=f"write the JSONL histories of the first {HISTORIES_KEPT} trials here",
+    )
+
+    sweep = verbs.add_parser(
+        "sweep",
+        help="run a campaign per point of a grid of detector settings",
+        description=(
+            "The detector trade-off curve: one campaign per combination of the --set values, "
+            "a table of detection time (p50/p95) against the spurious-failover rate."
+        ),
+    )
+    sweep.add_argument("file", metavar="FILE", type=Path)
+    sweep.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        required=True,
+        metavar="NAME=V1,V2",
+        help="a detector setting and its values: check_interval, metric_period, confirmations, "
+        "unknown_is_unhealthy, second_signal (repeatable)",
+    )
+    sweep.add_argument("--trials", type=_positive_int, help="trials per point")
+    sweep.add_argument("--seed", type=_non_negative_int, help="override the scenario's seed")
+    sweep.add_argument("--json", type=Path, metavar="PATH", help="write every point as JSON here")
+    _simulator_options(sweep)
 
     run = verbs.add_parser(
         "run",
@@ -104,6 +139,24 @@ def _build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=["md", "html"], default="md")
     report.add_argument("-o", "--output", type=Path, metavar="PATH", help="default: stdout")
     return parser
+
+
+HISTORIES_KEPT = 5  # simulate --history-dir: the first trials' histories
+
+
+def _simulator_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers", type=_positive_int, help="local worker processes (default: CPU count)"
+    )
+    parser.add_argument(
+        "--dask", metavar="ADDRESS", help="run the trials on this Dask scheduler instead"
+    )
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        metavar="FILE",
+        help="the simulator's calibration (default: fixtures/calibration/default.yaml)",
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -176,8 +229,117 @@ def _print_fault_kinds() -> None:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    _load(args.file)
-    raise Unjudged("the simulator is not part of this version yet (issue: DR logic and simulator)")
+    import dataclasses
+    import json
+
+    from harness.render.markdown import render_markdown
+    from harness.report import exit_code, validate_report
+    from harness.sim.campaign import BackendError, run_campaign
+    from harness.sim.trial import run_trial
+
+    scenario = _load_scenario(args.file)
+    calibration = _calibration(args.calibration)
+    trials = args.trials if args.trials is not None else scenario.trials
+    seed = args.seed if args.seed is not None else scenario.seed
+    try:
+        report = run_campaign(
+            scenario,
+            trials=trials,
+            seed=seed,
+            calibration=calibration,
+            workers=args.workers,
+            dask_address=args.dask,
+            progress=_progress_printer(trials),
+        )
+    except BackendError as err:
+        raise UsageError(str(err)) from None
+    if args.history_dir is not None:
+        # Trials are deterministic: running one again gives the same history it had.
+        args.history_dir.mkdir(parents=True, exist_ok=True)
+        seeded = dataclasses.replace(scenario, seed=seed)
+        for entry in report["trials"][:HISTORIES_KEPT]:
+            trial = run_trial(seeded, calibration, entry["index"], keep_history=True)
+            assert trial.history is not None
+            path = args.history_dir / f"trial-{entry['index']:04d}.jsonl"
+            trial.history.save(path)
+            entry["history"] = str(path)
+    validate_report(report)
+    sys.stdout.write(render_markdown(report))
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return exit_code(report)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    import json
+
+    from harness.sim.campaign import BackendError
+    from harness.sim.sweep import SweepError, parse_setting, render_sweep, run_sweep
+
+    scenario = _load_scenario(args.file)
+    calibration = _calibration(args.calibration)
+    try:
+        settings = [parse_setting(text) for text in args.settings]
+    except SweepError as err:
+        raise UsageError(str(err)) from None
+    trials = args.trials if args.trials is not None else scenario.trials
+    seed = args.seed if args.seed is not None else scenario.seed
+
+    def progress(done: int, total: int, point: object) -> None:
+        print(f"sweep: point {done} of {total} done: {point}", file=sys.stderr)
+
+    try:
+        points = run_sweep(
+            scenario,
+            settings,
+            trials=trials,
+            seed=seed,
+            calibration=calibration,
+            workers=args.workers,
+            dask_address=args.dask,
+            progress=progress,
+        )
+    except (SweepError, BackendError) as err:
+        raise UsageError(str(err)) from None
+    sys.stdout.write(render_sweep(scenario, points))
+    if args.json is not None:
+        data = {"scenario": scenario.name, "seed": seed, "trials": trials}
+        data["points"] = [point.to_json() for point in points]
+        args.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return EXIT_PASS
+
+
+def _load_scenario(path: Path) -> Scenario:
+    from harness.scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(path)
+    except ScenarioError as err:
+        raise UsageError(str(err)) from None
+
+
+def _calibration(path: Path | None) -> Calibration:
+    from harness.sim.calibration import CalibrationError, default_calibration, load_calibration
+
+    try:
+        return default_calibration() if path is None else load_calibration(path)
+    except CalibrationError as err:
+        raise UsageError(str(err)) from None
+
+
+def _progress_printer(trials: int) -> Callable[[int, int], None] | None:
+    """A line on stderr about every 10% of a long campaign; nothing for a short one."""
+    if trials < 100:
+        return None
+    step = max(1, trials // 10)
+    next_line = [step]
+
+    def show(done: int, total: int) -> None:
+        if done >= next_line[0] or done == total:
+            print(f"simulate: {done} of {total} trials", file=sys.stderr)
+            next_line[0] = (done // step + 1) * step
+
+    return show
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -215,6 +377,7 @@ _VERBS = {
     "validate": _cmd_validate,
     "scenarios": _cmd_scenarios,
     "simulate": _cmd_simulate,
+    "sweep": _cmd_sweep,
     "run": _cmd_run,
     "report": _cmd_report,
 }
