@@ -364,6 +364,25 @@ def split_brain_seconds(events: Sequence[Event], drill: Drill) -> float:
 
 
 # The trial ------------------------------------------------------------------------------------
+def torn_restores(events: Sequence[Event]) -> int:
+    """Completed restores whose rows were not one consistent backup: rows from more than one
+    backup (a manifest-less restore reading fixed keys mid-replication), or from a backup that
+    was recorded torn (tables read at different moments with a change in between)."""
+    torn_backups = {
+        str(e["backup_id"])
+        for e in events
+        if e.kind == "backup" and e["state"] == "completed" and e.get("torn")
+    }
+    count = 0
+    for event in events:
+        if event.kind != "restore" or event["state"] != "completed":
+            continue
+        sources = {str(s) for s in (event.get("sources") or [event["backup_id"]])}
+        if len(sources) > 1 or sources & torn_backups:
+            count += 1
+    return count
+
+
 def unjudged(reason: str) -> TrialMeasures:
     """Measures of a history that cannot be judged at all."""
     return TrialMeasures(
@@ -428,4 +447,5 @@ def measure_trial(events: Iterable[Event]) -> TrialMeasures:
         duplicate_runs=duplicate_runs(ordered, drill.primary, drill.secondary),
         complete=not history_notes,
         reasons=tuple(reasons),
+        torn_restores=torn_restores(ordered),
     )

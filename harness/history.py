@@ -24,7 +24,9 @@ Kinds and their fields:
                  workload DAGs (scheduler alive and workload DAGs unpaused), on every change.
 - `backup`       region, backup_id, state ("started"|"completed"|"failed").
 - `replication`  source, dest, backup_id, state ("arrived"): a backup object reached `dest`.
-- `restore`      region, backup_id, state ("started"|"completed"|"failed"), reason.
+                 Optional written_t: when the object was written in the source bucket.
+- `restore`      region, backup_id, state ("started"|"completed"|"failed"), reason; optional
+                 sources: the backup ids the restored rows came from (more than one = mixed).
 - `run`          region, dag_id, logical_date (str), due_t, start_t, state ("success"|
                  "failed"). A workload DAG run that ended; `t` is its end. `due_t` is when the
                  run was due to start.

@@ -24,3 +24,5 @@ class TrialMeasures:
     duplicate_runs: int
     complete: bool  # the history has drill_start and drill_end and was not aborted
     reasons: tuple[str, ...] = field(default=())
+    # completed restores of data that was not one consistent backup (mixed or torn)
+    torn_restores: int = 0

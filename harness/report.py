@@ -166,6 +166,9 @@ def judge_trial(scenario: Scenario, measures: TrialMeasures) -> tuple[Verdict, l
     max_duplicates = objectives.max_duplicate_runs
     if max_duplicates is not None and measures.duplicate_runs > max_duplicates:
         broken.append(f"duplicate runs {measures.duplicate_runs} > {max_duplicates}")
+    max_torn = objectives.max_torn_restores
+    if max_torn is not None and measures.torn_restores > max_torn:
+        broken.append(f"torn restores {measures.torn_restores} > {max_torn}")
     if broken:
         return "fail", reasons + broken + unjudged
     if unjudged:
@@ -247,6 +250,11 @@ def _campaign_objectives(scenario: Scenario, trials: Sequence[_Trial]) -> list[_
         dups = [t.measures.duplicate_runs for t in trials]
         entries.append(
             _max_entry("max_duplicate_runs", "runs", objectives.max_duplicate_runs, dups, trials)
+        )
+    if objectives.max_torn_restores is not None:
+        torn = [t.measures.torn_restores for t in trials]
+        entries.append(
+            _max_entry("max_torn_restores", "runs", objectives.max_torn_restores, torn, trials)
         )
     return entries
 
@@ -487,6 +495,7 @@ def _summary(trials: Sequence[_Trial]) -> dict[str, Any]:
         "split_brain_trials": sum(1 for m in measures if m.split_brain_s > 0),
         "lost_runs": sum(m.lost_runs for m in measures if m.lost_runs is not None),
         "duplicate_runs": sum(m.duplicate_runs for m in measures),
+        "torn_restore_trials": sum(1 for m in measures if m.torn_restores > 0),
         "unknown_trials": sum(1 for t in trials if t.verdict == "unknown"),
         "rto_s": _seconds_summary([m.rto_s for m in measures]),
         "rpo_s": _seconds_summary([m.rpo_s for m in measures]),
@@ -514,6 +523,7 @@ def _trial_json(trial: _Trial) -> dict[str, Any]:
         "split_brain_s": m.split_brain_s,
         "lost_runs": m.lost_runs,
         "duplicate_runs": m.duplicate_runs,
+        "torn_restores": m.torn_restores,
         "recovered": m.recovered,
         "verdict": trial.verdict,
         "reasons": list(trial.reasons),

@@ -175,6 +175,16 @@ class Journal(Protocol):
 
     def backup(self, region: str, backup_id: str, state: str, **details: Any) -> None: ...
 
-    def restore(self, region: str, backup_id: str, state: str, reason: str = "") -> None: ...
+    def restore(
+        self,
+        region: str,
+        backup_id: str,
+        state: str,
+        reason: str = "",
+        sources: Sequence[str] = (),
+    ) -> None:
+        """`sources`: the backup ids the restored rows came from (more than one: a mixed,
+        inconsistent restore)."""
+        ...
 
     def note(self, message: str) -> None: ...

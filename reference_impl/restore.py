@@ -99,7 +99,9 @@ def _fixed_key_restore(ctx: DrContext) -> Process[str]:
         objects[table] = obj
     ids = sorted({str(obj.body.get("backup_id")) for obj in objects.values()})
     backup_id = "+".join(ids) if ids else "none"
-    ctx.journal.restore(region, backup_id, "started", "mixed backups" if len(ids) > 1 else "")
+    ctx.journal.restore(
+        region, backup_id, "started", "mixed backups" if len(ids) > 1 else "", sources=ids
+    )
     for table, obj in objects.items():
         failure = _import(ctx, table, _rows(obj))
         if failure:
@@ -109,7 +111,7 @@ def _fixed_key_restore(ctx: DrContext) -> Process[str]:
         reason = "; ".join(failures)
         ctx.journal.restore(region, backup_id, "failed", reason)
         raise RestoreError(reason)
-    ctx.journal.restore(region, backup_id, "completed")
+    ctx.journal.restore(region, backup_id, "completed", sources=ids)
     return backup_id
 
 
@@ -153,7 +155,7 @@ def _manifest_restore(ctx: DrContext, wanted: Any) -> Process[str]:
         ctx.journal.restore(region, "none", "failed", reason)
         raise RestoreError(reason)
     backup_id = str(manifest.body["backup_id"])
-    ctx.journal.restore(region, backup_id, "started")
+    ctx.journal.restore(region, backup_id, "started", sources=[backup_id])
     by_table = {str(o["table"]): str(o["key"]) for o in manifest.body["objects"]}
     # Parents before children: dag_run before task_instance (BACKUP_TABLES' order).
     for table in (t for t in BACKUP_TABLES if t in by_table):
@@ -162,5 +164,5 @@ def _manifest_restore(ctx: DrContext, wanted: Any) -> Process[str]:
             ctx.journal.restore(region, backup_id, "failed", failure)
             raise RestoreError(failure)
         yield CHECKPOINT
-    ctx.journal.restore(region, backup_id, "completed")
+    ctx.journal.restore(region, backup_id, "completed", sources=[backup_id])
     return backup_id

@@ -111,6 +111,7 @@ def summary_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("split-brain trials", str(summary["split_brain_trials"])),
         ("lost runs", str(summary["lost_runs"])),
         ("duplicate runs", str(summary["duplicate_runs"])),
+        ("torn-restore trials", str(summary.get("torn_restore_trials", 0))),
         ("unknown trials", str(summary["unknown_trials"])),
     ]
 

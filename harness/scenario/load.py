@@ -78,6 +78,7 @@ _OBJECTIVES_KEYS = (
     "max_split_brain",
     "max_lost_runs",
     "max_duplicate_runs",
+    "max_torn_restores",
 )
 _OBJECTIVE_KEYS = ("target", "percentile")
 _KINDS = tuple(kind.value for kind in FaultKind)
@@ -777,7 +778,7 @@ def _objectives(check: _Checker, value: object) -> Objectives | None:
         given["max_split_brain"] = check.duration(
             section["max_split_brain"], "objectives.max_split_brain", positive=False
         )
-    for key in ("max_lost_runs", "max_duplicate_runs"):
+    for key in ("max_lost_runs", "max_duplicate_runs", "max_torn_restores"):
         if section.get(key) is not None:
             given[key] = check.integer(section[key], f"objectives.{key}", 0, MAX_COUNT)
     if len(check.errors) > errors_before:

@@ -157,6 +157,7 @@ class Objectives:
     max_split_brain: float | None = None
     max_lost_runs: int | None = None
     max_duplicate_runs: int | None = None
+    max_torn_restores: int | None = None
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ virtual time. It never fails and costs nothing: it is the drill's record, not a 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from harness.history import History
@@ -33,9 +34,22 @@ class JournalPort:
             self.engine.t, "backup", **details, region=region, backup_id=backup_id, state=state
         )
 
-    def restore(self, region: str, backup_id: str, state: str, reason: str = "") -> None:
+    def restore(
+        self,
+        region: str,
+        backup_id: str,
+        state: str,
+        reason: str = "",
+        sources: Sequence[str] = (),
+    ) -> None:
         self.history.record(
-            self.engine.t, "restore", region=region, backup_id=backup_id, state=state, reason=reason
+            self.engine.t,
+            "restore",
+            region=region,
+            backup_id=backup_id,
+            state=state,
+            reason=reason,
+            sources=list(sources),
         )
 
     def note(self, message: str) -> None:

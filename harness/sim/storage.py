@@ -7,7 +7,8 @@ its write. Nothing arrives while replication is blocked: during a replication_st
 primary, or while the source or destination Region is dark (region_outage); what was due then
 arrives when the block ends, or never if it lasts to the drill's end. A partition between the
 Regions does not stop replication (it runs inside AWS). Each arrival is recorded as a
-`replication` event whose backup_id is the object key.
+`replication` event whose backup_id is the object key and whose written_t is the time the
+object was written in the source bucket.
 
 Writes are conditional as in S3 (If-Match / If-None-Match on ETags). Bodies are copied on the
 way in and out, as a real store serializes them.
@@ -147,6 +148,7 @@ class S3:
             dest=self.dest,
             backup_id=stored.key,
             state="arrived",
+            written_t=stored.last_modified,
         )
 
 

@@ -115,8 +115,22 @@ class FakeJournal:
     def backup(self, region: str, backup_id: str, state: str, **details: Any) -> None:
         self._add("backup", region=region, backup_id=backup_id, state=state, **details)
 
-    def restore(self, region: str, backup_id: str, state: str, reason: str = "") -> None:
-        self._add("restore", region=region, backup_id=backup_id, state=state, reason=reason)
+    def restore(
+        self,
+        region: str,
+        backup_id: str,
+        state: str,
+        reason: str = "",
+        sources: Sequence[str] = (),
+    ) -> None:
+        self._add(
+            "restore",
+            region=region,
+            backup_id=backup_id,
+            state=state,
+            reason=reason,
+            sources=list(sources),
+        )
 
     def note(self, message: str) -> None:
         self._add("note", message=message)

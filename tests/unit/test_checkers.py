@@ -585,3 +585,55 @@ def test_split_brain_seconds_of_interleaved_intervals() -> None:
 def test_unsorted_events_are_measured_in_time_order() -> None:
     events = clean_outage().events()
     assert measure_trial(reversed(events)) == measure_trial(events)
+
+
+# Torn restores ------------------------------------------------------------------------------
+def restored(*restores: tuple[str, list[str]], torn_backup: str | None = None) -> TrialMeasures:
+    builder = HistoryBuilder()
+    for backup_id in ("b1", "b2"):
+        builder.add(
+            100,
+            "backup",
+            region=P,
+            backup_id=backup_id,
+            state="completed",
+            torn=backup_id == torn_backup,
+        )
+    for backup_id, sources in restores:
+        builder.add(
+            200,
+            "restore",
+            region=S,
+            backup_id=backup_id,
+            state="completed",
+            reason="",
+            sources=sources,
+        )
+    return builder.end(3600).measure()
+
+
+def test_a_restore_of_one_consistent_backup_is_not_torn() -> None:
+    assert restored(("b2", ["b2"])).torn_restores == 0
+
+
+def test_a_restore_mixing_backups_is_torn() -> None:
+    assert restored(("b1+b2", ["b1", "b2"])).torn_restores == 1
+
+
+def test_a_restore_of_a_backup_recorded_torn_is_torn() -> None:
+    assert restored(("b1", ["b1"]), torn_backup="b1").torn_restores == 1
+
+
+def test_a_restore_without_sources_is_judged_by_its_backup_id() -> None:
+    builder = HistoryBuilder()
+    builder.add(100, "backup", region=P, backup_id="b1", state="completed", torn=True)
+    builder.add(200, "restore", region=S, backup_id="b1", state="completed", reason="")
+    assert builder.end(3600).measure().torn_restores == 1
+
+
+def test_failed_restores_are_not_counted() -> None:
+    builder = HistoryBuilder()
+    builder.add(
+        200, "restore", region=S, backup_id="x", state="failed", reason="boom", sources=["b1", "b2"]
+    )
+    assert builder.end(3600).measure().torn_restores == 0

@@ -209,6 +209,7 @@ def test_hardened_restore_fails_without_a_complete_backup() -> None:
             "backup_id": "none",
             "state": "failed",
             "reason": "no complete backup in mwaa-dr-backup-us-west-2",
+            "sources": [],
         }
     ]
 

@@ -532,3 +532,14 @@ def test_exit_codes():
 def test_mode_is_checked():
     with pytest.raises(ValueError):
         build_report(mode="dry", scenario=outage_scenario(), seed=1, trials=[])  # type: ignore[arg-type]
+
+
+def test_a_torn_restore_breaks_max_torn_restores() -> None:
+    scenario = outage_scenario(objectives=Objectives(max_torn_restores=0))
+    report = report_of(scenario, recovered(), recovered(torn_restores=1))
+    check_valid(report)
+    assert report["verdict"] == "fail"
+    assert objective(report, "max_torn_restores")["observed"] == 1
+    assert report["summary"]["torn_restore_trials"] == 1
+    assert [t["torn_restores"] for t in report["trials"]] == [0, 1]
+    assert "torn restores 1 > 0" in report["trials"][1]["reasons"]

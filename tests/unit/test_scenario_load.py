@@ -234,6 +234,7 @@ def test_objective_forms() -> None:
                 "max_split_brain": "0s",
                 "max_lost_runs": 0,
                 "max_duplicate_runs": 2,
+                "max_torn_restores": 0,
                 "max_spurious_failover_rate": 1,
             },
         }
@@ -245,6 +246,7 @@ def test_objective_forms() -> None:
         max_split_brain=0.0,
         max_lost_runs=0,
         max_duplicate_runs=2,
+        max_torn_restores=0,
     )
 
 
