@@ -90,6 +90,7 @@ def _build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--trials", type=_positive_int, help="override the scenario's trials")
     simulate.add_argument("--seed", type=_non_negative_int, help="override the scenario's seed")
     simulate.add_argument("--json", type=Path, metavar="PATH", help="write the JSON report here")
+    _profile_option(simulate)
     _simulator_options(simulate)
     simulate.add_argument(
         "--history-dir",
@@ -119,6 +120,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--trials", type=_positive_int, help="trials per point")
     sweep.add_argument("--seed", type=_non_negative_int, help="override the scenario's seed")
     sweep.add_argument("--json", type=Path, metavar="PATH", help="write every point as JSON here")
+    _profile_option(sweep)
     _simulator_options(sweep)
 
     run = verbs.add_parser(
@@ -129,6 +131,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("file", metavar="FILE", type=Path)
     run.add_argument("--backend", choices=["moto", "localstack"], default="moto")
     run.add_argument("--report-dir", type=Path, default=Path("reports"), metavar="DIR")
+    _profile_option(run)
 
     report = verbs.add_parser(
         "report",
@@ -156,6 +159,14 @@ def _simulator_options(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="FILE",
         help="the simulator's calibration (default: fixtures/calibration/default.yaml)",
+    )
+
+
+def _profile_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile",
+        choices=["seed", "hardened"],
+        help="override the scenario's profile, to compare the two on the same drill",
     )
 
 
@@ -237,7 +248,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from harness.sim.campaign import BackendError, run_campaign
     from harness.sim.trial import run_trial
 
-    scenario = _load_scenario(args.file)
+    scenario = _load_scenario(args.file, args.profile)
     calibration = _calibration(args.calibration)
     trials = args.trials if args.trials is not None else scenario.trials
     seed = args.seed if args.seed is not None else scenario.seed
@@ -276,7 +287,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from harness.sim.campaign import BackendError
     from harness.sim.sweep import SweepError, parse_setting, render_sweep, run_sweep
 
-    scenario = _load_scenario(args.file)
+    scenario = _load_scenario(args.file, args.profile)
     calibration = _calibration(args.calibration)
     try:
         settings = [parse_setting(text) for text in args.settings]
@@ -309,13 +320,18 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
-def _load_scenario(path: Path) -> Scenario:
-    from harness.scenario import ScenarioError, load_scenario
+def _load_scenario(path: Path, profile: str | None = None) -> Scenario:
+    import dataclasses
+
+    from harness.scenario import Profile, ScenarioError, load_scenario
 
     try:
-        return load_scenario(path)
+        scenario = load_scenario(path)
     except ScenarioError as err:
         raise UsageError(str(err)) from None
+    if profile is not None:
+        scenario = dataclasses.replace(scenario, profile=Profile(profile))
+    return scenario
 
 
 def _calibration(path: Path | None) -> Calibration:
@@ -343,7 +359,7 @@ def _progress_printer(trials: int) -> Callable[[int, int], None] | None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    _load(args.file)
+    _load_scenario(args.file, args.profile)
     raise Unjudged("live drills are not part of this version yet (issue: live Regions)")
 
 
@@ -362,15 +378,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return EXIT_PASS
-
-
-def _load(path: Path) -> object:
-    from harness.scenario import ScenarioError, load_scenario
-
-    try:
-        return load_scenario(path)
-    except ScenarioError as err:
-        raise UsageError(str(err)) from None
 
 
 _VERBS = {
