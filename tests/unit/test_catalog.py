@@ -23,6 +23,8 @@ EXPECTED = {
     "failed-environment-creation.yaml",
     "failed-restore.yaml",
     "primary-returns-while-secondary-active.yaml",
+    "regional-outage-hanging-endpoints.yaml",
+    "transient-environment-creation-failure.yaml",
 }
 
 
