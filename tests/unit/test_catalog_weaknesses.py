@@ -110,6 +110,7 @@ def test_every_catalog_scenario_that_hardened_passes_is_listed_or_is_a_plain_dri
         "regional-outage-warm-standby",
         "regional-outage-backup-restore",
         "failed-environment-creation",
+        "detector-tradeoff",  # for `sweep`: docs/detector-tradeoff.md
     }
     names = {path.stem for path in CATALOG.glob("*.yaml")}
     assert names == set(WEAKNESSES) | plain
