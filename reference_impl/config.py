@@ -55,6 +55,9 @@ class ProfileConfig:
     create_without_saved_config: bool = False
     create_timeout: float | None = None  # give up on one creation stuck in CREATING
     dag_run_timeout: float | None = None  # give up waiting for one restore/cleanup DAG run
+    # Fencing: after claiming the active-Region record, wait this long before unpausing, so
+    # the old primary's guard (every canary_interval) has read the record and paused itself.
+    fence_wait: float = 0.0
     # steps look before they act and ride out transient errors, so that a failed failover can
     # be resumed; seed: a straight-line state machine whose first error ends the execution
     resumable_failover: bool = False
@@ -93,7 +96,9 @@ HARDENED = ProfileConfig(
     name="hardened",
     detector=DetectorConfig(
         check_interval=60.0,
-        metric_period=120.0,
+        # Longer than CloudWatch's delivery delay can plausibly be (a 2-minute period read
+        # "no data" whenever delivery took over 2 minutes: a permanent false "unhealthy").
+        metric_period=300.0,
         confirmations=3,
         unknown_is_unhealthy=False,
         second_signal=True,
@@ -117,6 +122,7 @@ HARDENED = ProfileConfig(
     create_without_saved_config=True,
     create_timeout=3600.0,
     dag_run_timeout=1800.0,
+    fence_wait=120.0,  # two guard intervals
     resumable_failover=True,
     failover_retry_base=300.0,
     failover_retry_max=1800.0,

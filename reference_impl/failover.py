@@ -54,11 +54,16 @@ def pause(ctx: DrContext, seconds: float, deadline: float | None) -> Process[Non
 
 
 def run_failover(
-    ctx: DrContext, deadline: float | None, still_ours: Callable[[], bool] | None = None
+    ctx: DrContext,
+    deadline: float | None,
+    still_ours: Callable[[], bool] | None = None,
+    fenced_at: float | None = None,
 ) -> Process[bool]:
     """The steps of ctx.strategy; True when the workload was unpaused in the secondary.
     `still_ours` (fencing) is asked right before the unpause: False means the record changed
-    hands meanwhile (say, an operator failed back), so the secondary must not start."""
+    hands meanwhile (say, an operator failed back), so the secondary must not start.
+    `fenced_at`: when the record was claimed; the unpause waits until config.fence_wait after
+    it, so the old primary has seen the record and paused (no two Regions scheduling at once)."""
     try:
         if ctx.strategy == "backup_restore":
             restored = yield from _backup_restore(ctx, deadline)
@@ -66,6 +71,11 @@ def run_failover(
             restored = yield from _warm_standby(ctx, deadline)
         if not restored:
             return False
+        if fenced_at is not None:
+            remaining = fenced_at + ctx.config.fence_wait - ctx.clock.now()
+            if remaining > 0:
+                ctx.journal.note(f"failover: waiting {remaining:.0f}s for the old primary to pause")
+                yield Wait(remaining)
         if still_ours is not None and not still_ours():
             ctx.journal.note("failover: the active-Region record changed; not unpausing")
             return False

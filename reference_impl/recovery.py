@@ -108,6 +108,7 @@ class _Retry:
 
 def _complete_failover(ctx: DrContext, record: ActiveRecord, retry: _Retry) -> Process[None]:
     """Run the steps under a claimed record, then mark it ready."""
+    claimed_at = ctx.clock.now()
 
     def still_ours() -> bool:
         try:
@@ -116,7 +117,7 @@ def _complete_failover(ctx: DrContext, record: ActiveRecord, retry: _Retry) -> P
             return True  # cannot tell; the guard enforces the record once it is readable
         return current is not None and current.etag == record.etag
 
-    done = yield from run_failover(ctx, None, still_ours)
+    done = yield from run_failover(ctx, None, still_ours, fenced_at=claimed_at)
     if not done:
         retry.failed()
         return
