@@ -37,7 +37,7 @@ def test_the_default_loads_and_carries_the_anchor_numbers() -> None:
     assert cal.cloudwatch.max_attempts == 4  # botocore as the reference uses it
     assert cal.cloudwatch.lambda_timeout == 10.0
     assert cal.cloudwatch.exhausted["ThrottlingException"] == 3.5
-    assert cal.mwaa.create_time == LogNormal(median=1500.0, sigma=0.12)
+    assert cal.mwaa.create_time == LogNormal(median=1620.0, sigma=0.12)
     json.dumps(cal.to_json())  # goes into the report as it is
 
 

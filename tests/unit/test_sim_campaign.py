@@ -74,7 +74,7 @@ def test_the_report_follows_the_schema_and_states_its_settings() -> None:
     settings = report["settings"]
     assert settings["calibration"]["source"].endswith("default.yaml")
     assert settings["calibration"]["mwaa"]["create_time"] == {
-        "lognormal": {"median": 1500.0, "sigma": 0.12}
+        "lognormal": {"median": 1620.0, "sigma": 0.12}
     }
     assert settings["profile"]["name"] == "hardened"
     assert settings["profile"]["detector"]["confirmations"] == 3
