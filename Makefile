@@ -13,4 +13,4 @@ drill: setup
 
 ## make test: lint, type checks and tests, as CI runs them.
 test: setup
-	.venv/bin/tox run -e lint,type,unit,integration
+	.venv/bin/tox run -e lint,type,unit,contract,integration
