@@ -6,6 +6,8 @@ forwards each request to the emulator unless a fault of the shared `FaultControl
 otherwise (see `harness.live.faults` for the kinds). It identifies the service of a request
 from its SigV4 credential scope or X-Amz-Target (`harness.live.protocols`) and answers errors
 in the request's own wire protocol, so botocore raises ClientError with the real code.
+`routes` (or `route()`) send the requests of one service elsewhere than the emulator, e.g.
+`{"mwaa": <the MWAA API server>}` (moto has no MWAA); faults apply to them all the same.
 
 How each fault is made:
 - error: an error document built by `protocols.error_reply`, without forwarding;
@@ -222,8 +224,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 
     def _forward(self, headers: Mapping[str, str], body: bytes, service: str) -> None:
         proxy = self.proxy
+        target = proxy.upstream_for(service)
         upstream = http.client.HTTPConnection(
-            proxy.upstream.host, proxy.upstream.port, timeout=proxy.upstream_timeout_s
+            target.host, target.port, timeout=proxy.upstream_timeout_s
         )
         try:
             upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
@@ -353,6 +356,7 @@ class RegionProxy:
         host: str = LOOPBACK,
         port: int = 0,
         upstream_timeout_s: float = 30.0,
+        routes: Mapping[str, Upstream | str] | None = None,
         idle_timeout_s: float = 60.0,
         rebind_timeout_s: float = 5.0,
     ) -> None:
@@ -366,6 +370,9 @@ class RegionProxy:
         self.idle_timeout_s = idle_timeout_s
         self.rebind_timeout_s = rebind_timeout_s
         self._lock = threading.RLock()
+        self._routes: dict[str, Upstream] = {}
+        for service, target in (routes or {}).items():
+            self.route(service, target)
         self._stop = threading.Event()
         self._listener: socket.socket | None = None
         self._state = "stopped"  # stopped | open | refuse | blackhole
@@ -395,6 +402,22 @@ class RegionProxy:
     def wait_stop(self, timeout_s: float) -> bool:
         """Wait up to `timeout_s`; True if the proxy is stopping."""
         return self._stop.wait(timeout_s)
+
+    def route(self, service: str, upstream: Upstream | str | None) -> None:
+        """Forward requests of `service` (SDK name, e.g. "mwaa") to `upstream` instead of the
+        default upstream; None: back to the default. Takes effect for the next request."""
+        with self._lock:
+            if upstream is None:
+                self._routes.pop(service, None)
+            else:
+                self._routes[service] = (
+                    upstream if isinstance(upstream, Upstream) else Upstream.from_url(upstream)
+                )
+
+    def upstream_for(self, service: str) -> Upstream:
+        """Where requests of `service` are forwarded."""
+        with self._lock:
+            return self._routes.get(service, self.upstream)
 
     def count(self, what: str, service: str) -> None:
         with self._lock:
