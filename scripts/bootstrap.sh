@@ -25,3 +25,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         -c requirements/constraints.txt -e '.[dev,live,dask]' tox
     echo "$want" > "$stamp"
 fi
+
+# The live stack's real Airflow runs in its own venv (.airflow/venv) with PostgreSQL from apt,
+# so Airflow's pins never fight the harness's. Cheap when already done.
+scripts/install-airflow.sh

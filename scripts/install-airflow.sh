@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Idempotent install of what the live Airflow environments need on a fresh Debian 12 machine:
+#
+#   1. PostgreSQL (apt `postgresql`, 15.x on Debian 12) for the metadata databases; installed
+#      only when no `initdb` is found. The harness runs its own clusters in temp dirs as the
+#      `postgres` user: nothing here starts a server.
+#   2. A SEPARATE virtualenv for Apache Airflow at .airflow/venv (its pins must not fight the
+#      harness's .venv): apache-airflow with the postgres extra (the postgres provider,
+#      psycopg2-binary for the sync engine, asyncpg for the async one).
+#
+# Exact versions come from requirements/airflow-constraints.txt (a `pip freeze` of the venv),
+# so every machine gets the same set. To regenerate it (new Airflow version), run with
+# --refresh-constraints: the venv is rebuilt without constraints and the freeze rewritten.
+#
+# Re-running is cheap: a stamp in the venv (hash of this script and the constraints) skips pip.
+# Environment: AIRFLOW_PYTHON (interpreter for the venv, default python3, needs 3.10-3.13).
+set -euo pipefail
+SCRIPT="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+cd "$(dirname "$SCRIPT")/.."
+
+AIRFLOW_VERSION=3.3.2
+# What we install directly (exact pins); everything else is pinned by the constraints file.
+REQUIREMENTS=("apache-airflow[postgres]==${AIRFLOW_VERSION}")
+VENV=.airflow/venv
+CONSTRAINTS=requirements/airflow-constraints.txt
+STAMP="$VENV/.mwaa-drill-airflow-installed"
+PYTHON="${AIRFLOW_PYTHON:-python3}"
+
+refresh=0
+for arg in "$@"; do
+    case "$arg" in
+        --refresh-constraints) refresh=1 ;;
+        -h | --help)
+            sed -n '2,18p' "$SCRIPT"
+            exit 0
+            ;;
+        *)
+            echo "install-airflow: unknown argument $arg" >&2
+            exit 2
+            ;;
+    esac
+done
+
+say() { echo "install-airflow: $*"; }
+started=$SECONDS
+
+# 1. PostgreSQL ---------------------------------------------------------------------------------
+have_postgres() {
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && id postgres >/dev/null 2>&1
+}
+if have_postgres; then
+    say "PostgreSQL present ($(ls -d /usr/lib/postgresql/*/bin | head -n1))"
+else
+    if [ "$(id -u)" != 0 ]; then
+        echo "install-airflow: PostgreSQL is missing and installing it needs root (apt-get)" >&2
+        exit 2
+    fi
+    say "installing PostgreSQL with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # policy-rc.d 101: the package must not start its default cluster; the harness runs its own.
+    policy=/usr/sbin/policy-rc.d
+    made_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod +x "$policy"
+        made_policy=1
+    fi
+    apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+    if [ "$made_policy" = 1 ]; then rm -f "$policy"; fi
+    have_postgres || {
+        echo "install-airflow: apt installed postgresql but no initdb was found" >&2
+        exit 1
+    }
+    say "PostgreSQL installed ($(ls -d /usr/lib/postgresql/*/bin | head -n1))"
+fi
+
+# 2. The Airflow virtualenv ---------------------------------------------------------------------
+if [ "$refresh" = 1 ]; then
+    say "--refresh-constraints: rebuilding $VENV without constraints"
+    rm -rf "$VENV"
+fi
+
+if [ "$refresh" = 0 ] && [ ! -f "$CONSTRAINTS" ]; then
+    echo "install-airflow: $CONSTRAINTS is missing; run with --refresh-constraints to create it" >&2
+    exit 2
+fi
+
+want=$( (cat "$SCRIPT"; [ "$refresh" = 1 ] || cat "$CONSTRAINTS") | sha256sum | cut -d' ' -f1)
+if [ -x "$VENV/bin/airflow" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; then
+    say "Airflow venv up to date ($VENV, apache-airflow==$AIRFLOW_VERSION); nothing to do"
+    exit 0
+fi
+
+if ! "$PYTHON" -c 'import sys; sys.exit(not ((3, 10) <= sys.version_info[:2] <= (3, 13)))' \
+    2>/dev/null; then
+    echo "install-airflow: Airflow $AIRFLOW_VERSION needs Python 3.10-3.13 as \$AIRFLOW_PYTHON" \
+        "(found: $("$PYTHON" --version 2>&1))" >&2
+    exit 2
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    say "creating $VENV with $("$PYTHON" --version 2>&1)"
+    mkdir -p "$(dirname "$VENV")"
+    if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
+        # Debian's own python3 needs python3-venv for ensurepip.
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            say "installing python3-venv with apt-get"
+            rm -rf "$VENV"
+            DEBIAN_FRONTEND=noninteractive apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+            "$PYTHON" -m venv "$VENV"
+        else
+            echo "install-airflow: '$PYTHON -m venv' failed (python3-venv missing?)" >&2
+            exit 1
+        fi
+    fi
+fi
+
+pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
+if [ "$refresh" = 1 ]; then
+    say "installing ${REQUIREMENTS[*]} (unconstrained) into $VENV"
+    "${pip[@]}" install --quiet "${REQUIREMENTS[@]}"
+    {
+        echo "# pip freeze of .airflow/venv (scripts/install-airflow.sh --refresh-constraints)."
+        echo "# Installed directly: ${REQUIREMENTS[*]}; Python $("$VENV/bin/python" -c \
+            'import sys; print(".".join(map(str, sys.version_info[:3])))')."
+        "${pip[@]}" freeze --exclude pip --exclude setuptools --exclude wheel
+    } >"$CONSTRAINTS"
+    say "wrote $CONSTRAINTS ($(grep -vc '^#' "$CONSTRAINTS") packages)"
+    want=$(cat "$SCRIPT" "$CONSTRAINTS" | sha256sum | cut -d' ' -f1)
+else
+    say "installing ${REQUIREMENTS[*]} into $VENV with -c $CONSTRAINTS"
+    "${pip[@]}" install --quiet -c "$CONSTRAINTS" "${REQUIREMENTS[@]}"
+fi
+
+# A usable install: the CLI answers with the pinned version and the PostgreSQL drivers import.
+# A throwaway AIRFLOW_HOME: the check must not leave an airflow.cfg in ~/airflow.
+check_home=$(mktemp -d)
+got=$(AIRFLOW_HOME="$check_home" "$VENV/bin/airflow" version 2>/dev/null | tail -n1 || true)
+rm -rf "$check_home"
+if [ "$got" != "$AIRFLOW_VERSION" ]; then
+    echo "install-airflow: '$VENV/bin/airflow version' said '$got', wanted $AIRFLOW_VERSION" >&2
+    exit 1
+fi
+"$VENV/bin/python" -c 'import psycopg2, asyncpg' || {
+    echo "install-airflow: the PostgreSQL drivers (psycopg2, asyncpg) do not import" >&2
+    exit 1
+}
+echo "$want" >"$STAMP"
+say "Airflow $got ready in $VENV ($((SECONDS - started)) s)"
