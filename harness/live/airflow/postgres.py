@@ -33,6 +33,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -512,7 +513,10 @@ class PostgresCluster:
             return list(argv)
         setpriv = shutil.which("setpriv") or "setpriv"
         prefix = [setpriv, f"--reuid={POSTGRES_USER}", f"--regid={POSTGRES_USER}", "--init-groups"]
-        if pdeathsig:
+        # Linux sends the parent-death signal when the *thread* that forked the child exits,
+        # not the process: only the main thread may ask for it (as ProcessRegistry does), or a
+        # cluster started from a worker thread dies with that thread.
+        if pdeathsig and threading.current_thread() is threading.main_thread():
             # Changing uid clears a parent-death signal set before: set it again after.
             prefix += ["--pdeathsig", "KILL"]
         return [*prefix, "--", *argv]
