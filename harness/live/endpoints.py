@@ -36,6 +36,8 @@ from harness.live.clock import LiveClock
 from harness.live.fault_proxy import ControlServer, RegionProxy, Upstream
 from harness.live.faults import FaultController, FaultListener
 from harness.live.moto_server import MotoServer
+from harness.live.mwaa.service import MwaaService
+from harness.live.mwaa_api import RegionalMwaaApi
 from harness.live.processes import LOOPBACK, ProcessRegistry
 from harness.live.replication import ArrivalListener, LagPolicy, Replicator
 
@@ -87,6 +89,7 @@ class LiveAws:
         work_dir: Path | None = None,
         host: str = LOOPBACK,
         start_replicator: bool = True,
+        mwaa: MwaaService | None = None,
     ) -> None:
         if len(set(regions)) != len(regions) or not regions:
             raise ValueError(f"regions must be distinct and non-empty, got {list(regions)}")
@@ -107,6 +110,8 @@ class LiveAws:
         self._replication_lag = replication_lag_s
         self._replication_poll_s = replication_poll_s
         self._on_replication = on_replication
+        self._mwaa_service = mwaa
+        self.mwaa_api: RegionalMwaaApi | None = None
         self.moto: MotoServer | None = None
         self.proxies: dict[str, RegionProxy] = {}
         self.control: ControlServer | None = None
@@ -130,9 +135,16 @@ class LiveAws:
                 self._registry, host=self.host, log_path=self._work_dir / "moto_server.log"
             ).start()
             upstream = Upstream(self.host, self.moto.port or 0)
+            if self._mwaa_service is not None:
+                self.mwaa_api = RegionalMwaaApi(self._mwaa_service, self.regions, host=self.host)
+                safety.check_endpoints(list(self.mwaa_api.endpoint_urls().values()))
+                self.mwaa_api.start()
             for region in self.regions:
+                routes = (
+                    {} if self.mwaa_api is None else {"mwaa": self.mwaa_api.endpoint_url(region)}
+                )
                 self.proxies[region] = RegionProxy(
-                    region, upstream, self.faults, host=self.host
+                    region, upstream, self.faults, host=self.host, routes=routes
                 ).start()
             safety.check_endpoints([p.url for p in self.proxies.values()] + [self.moto.url])
             if self._control_api:
@@ -152,7 +164,8 @@ class LiveAws:
         return self
 
     def close(self) -> None:
-        """Stop the replicator, the control API, the proxies and the emulator. Idempotent."""
+        """Stop the replicator, the control API, the proxies, the MWAA API and the emulator.
+        Idempotent. (The environments behind the MWAA API are the backend owner's to stop.)"""
         if self._replicator is not None:
             self._replicator.stop(timeout_s=3.0)
         if self.control is not None:
@@ -160,6 +173,9 @@ class LiveAws:
             self.control = None
         for proxy in self.proxies.values():
             proxy.stop(timeout_s=1.0)
+        if self.mwaa_api is not None:
+            self.mwaa_api.stop(timeout_s=5.0)
+            self.mwaa_api = None
         if self.moto is not None:
             self.moto.stop()
         if self._owns_registry:
@@ -297,7 +313,10 @@ class LiveAws:
             )
             if value is not None
         }
-        url = self.emulator_url if direct else self.endpoint_url(region)
+        if direct and service == "mwaa" and self.mwaa_api is not None:
+            url = self.mwaa_api.endpoint_url(region)
+        else:
+            url = self.emulator_url if direct else self.endpoint_url(region)
         safety.check_endpoint(url)
         make: Callable[..., BaseClient] = self.session(region).client
         return make(service, endpoint_url=url, config=self.client_config(**overrides))
