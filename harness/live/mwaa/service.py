@@ -696,21 +696,9 @@ class MwaaService:
             return self._backend_locks.setdefault((region, name), threading.Lock())
 
     def _provision_worker(self, env: _Environment, op: _Operation, config: dict[str, Any]) -> None:
-        try:
-            with self._backend_lock(env.region, env.name):
-                handle = self.backend.provision(env.region, env.name, config)
-        except Exception as err:
-            log.exception("backend provision failed")
-            with self._lock:
-                if env.op is op and op.result is None:
-                    op.result = ProvisionStatus.failed(INTERNAL_FAILURE, f"provision: {err}")
-                    op.backend_done_t = self.now()
-            return
-        with self._lock:
-            if env.op is op and self._current(env):
-                op.handle = handle
-                return
-        _cancel(handle)  # the service gave up on this creation meanwhile
+        self._backend_op(
+            env, op, "provision", lambda: self.backend.provision(env.region, env.name, config)
+        )
 
     def _update_worker(
         self,
@@ -719,21 +707,33 @@ class MwaaService:
         config: dict[str, Any],
         changes: dict[str, Any],
     ) -> None:
+        self._backend_op(
+            env, op, "update", lambda: self.backend.update(env.region, env.name, config, changes)
+        )
+
+    def _backend_op(
+        self,
+        env: _Environment,
+        op: _Operation,
+        what: str,
+        start: Callable[[], ProvisionHandle],
+    ) -> None:
+        """Start a provision or update in the backend and attach its handle to `op`."""
         try:
             with self._backend_lock(env.region, env.name):
-                handle = self.backend.update(env.region, env.name, config, changes)
+                handle = start()
         except Exception as err:
-            log.exception("backend update failed")
+            log.exception("backend %s failed", what)
             with self._lock:
                 if env.op is op and op.result is None:
-                    op.result = ProvisionStatus.failed(INTERNAL_FAILURE, f"update: {err}")
+                    op.result = ProvisionStatus.failed(INTERNAL_FAILURE, f"{what}: {err}")
                     op.backend_done_t = self.now()
             return
         with self._lock:
             if env.op is op and self._current(env):
                 op.handle = handle
                 return
-        _cancel(handle)
+        _cancel(handle)  # the service gave up on this operation meanwhile
 
     def _delete_worker(self, env: _Environment, op: _Operation) -> None:
         self._deprovision(env.region, env.name)
