@@ -1,0 +1,239 @@
+"""LiveMwaa against MwaaService + ScriptedBackend behind LiveAws (through the fault proxy), and
+LiveAirflow's request building and body checks against an in-memory InvokeRestApi double."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from harness.live.clock import LiveClock
+from harness.live.endpoints import LiveAws
+from harness.live.mwaa.scripted import ScriptedBackend
+from harness.live.mwaa.service import MwaaService
+from harness.live.mwaa_ports import LiveAirflow, live_mwaa_ports, normalize_date
+from reference_impl.ports import ImportResult, PortError
+
+EAST, WEST = "us-east-1", "us-west-2"
+REQUEST: dict[str, Any] = {
+    "ExecutionRoleArn": "arn:aws:iam::123456789012:role/mwaa-exec",
+    "SourceBucketArn": "arn:aws:s3:::dags-east",
+    "DagS3Path": "dags",
+    "NetworkConfiguration": {"SubnetIds": ["subnet-a", "subnet-b"], "SecurityGroupIds": ["sg"]},
+}
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[LiveAws]:
+    clock = LiveClock()
+    backend = ScriptedBackend(now=clock.now, provision_s=0.2, dag_ids=("workload_a", "dr_x"))
+    service = MwaaService(backend, clock=clock, poll_interval_s=0.01, health_interval_s=0.05)
+    with LiveAws([EAST, WEST], now=clock.now, mwaa=service, start_replicator=False) as live:
+        yield live
+    service.stop()
+
+
+def wait_status(mwaa: Any, region: str, name: str, wanted: str) -> Mapping[str, Any]:
+    clock = LiveClock()
+    deadline = clock.now() + 10.0
+    while clock.now() < deadline:
+        env = mwaa.get_environment(region, name)
+        if env is not None and env["Status"] == wanted:
+            return dict(env)
+        clock.sleep(0.05)
+    pytest.fail(f"{name} in {region} not {wanted} within 10 s")
+
+
+def test_lifecycle_through_the_proxy(aws: LiveAws) -> None:
+    mwaa, airflow = live_mwaa_ports(
+        aws, WEST, LiveClock(), ["workload_a"], defaults=REQUEST, max_attempts=0
+    )
+    assert mwaa.get_environment(EAST, "env-a") is None
+    mwaa.create_environment(EAST, "env-a", {"Name": "ignored"})
+    env = mwaa.get_environment(EAST, "env-a")
+    assert env is not None and env["Name"] == "env-a" and env["Status"] == "CREATING"
+    assert mwaa.get_environment(WEST, "env-a") is None  # Regions apart
+    wait_status(mwaa, EAST, "env-a", "AVAILABLE")
+    with pytest.raises(PortError) as exists:
+        mwaa.create_environment(EAST, "env-a", {})
+    assert exists.value.code == "ValidationException"
+
+    # The Airflow port's DAG calls, through InvokeRestApi and the fake Airflow.
+    airflow.set_workload_paused(EAST, "env-a", False)
+    fake = aws.mwaa_api.service.backend.airflow(EAST, "env-a")  # type: ignore[union-attr]
+    assert fake.dags["workload_a"]["is_paused"] is False
+    assert fake.dags["dr_x"]["is_paused"] is True  # not a workload DAG: untouched
+    airflow.set_workload_paused(EAST, "env-a", True)
+    assert fake.dags["workload_a"]["is_paused"] is True
+    with pytest.raises(PortError) as missing:
+        airflow.dag_run_state(EAST, "env-a", "workload_a", "r1")
+    assert missing.value.code == "NotFound"  # the fake has no dagRuns path: Airflow's 404
+    with pytest.raises(PortError) as no_env:
+        airflow.set_workload_paused(WEST, "env-a", True)
+    assert no_env.value.code == "ResourceNotFoundException"
+
+    mwaa.delete_environment(EAST, "env-a")
+    clock = LiveClock()
+    deadline = clock.now() + 10.0
+    while mwaa.get_environment(EAST, "env-a") is not None and clock.now() < deadline:
+        clock.sleep(0.05)
+    assert mwaa.get_environment(EAST, "env-a") is None
+    with pytest.raises(PortError) as gone:
+        mwaa.delete_environment(EAST, "env-a")
+    assert gone.value.code == "ResourceNotFoundException"
+
+
+def test_faults_of_the_target_region(aws: LiveAws) -> None:
+    mwaa, _ = live_mwaa_ports(aws, WEST, LiveClock(), [], defaults=REQUEST, max_attempts=0)
+    fault = aws.faults.error(EAST, "mwaa", "ServiceUnavailableException", status=503)
+    try:
+        with pytest.raises(PortError) as failed:
+            mwaa.get_environment(EAST, "env-b")
+        assert failed.value.code == "ServiceUnavailableException"
+        assert mwaa.get_environment(WEST, "env-b") is None  # the other Region answers
+    finally:
+        aws.faults.clear(fault)
+    fault = aws.faults.error(EAST, "mwaa", "ThrottlingException", status=400)
+    try:
+        with pytest.raises(PortError) as throttled:
+            mwaa.create_environment(EAST, "env-b", {})
+        assert throttled.value.code == "ThrottlingException"
+    finally:
+        aws.faults.clear(fault)
+    unreachable = aws.faults.unreachable(EAST, mode="refuse")
+    try:
+        with pytest.raises(PortError) as down:
+            mwaa.get_environment(EAST, "env-b")
+        assert down.value.code == "ConnectionRefused"
+    finally:
+        aws.faults.clear(unreachable)
+    assert mwaa.get_environment(EAST, "env-b") is None
+
+
+# LiveAirflow against an InvokeRestApi double -------------------------------------------------
+
+
+class FakeRest:
+    """invoke_rest_api of one environment with Airflow 3's bulk semantics for variables and
+    pools (the fail action refused as a whole when a key exists; HTTP 200 with errors)."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[str, dict[str, Any]]] = {
+            "/variables": {},
+            "/pools": {"default_pool": {"name": "default_pool", "slots": 128}},
+            "/connections": {},
+        }
+        self.calls: list[tuple[str, str]] = []
+
+    def invoke_rest_api(self, **kwargs: Any) -> dict[str, Any]:
+        method, path = kwargs["Method"], kwargs["Path"]
+        self.calls.append((method, path))
+        body = kwargs.get("Body")
+        field = {"/variables": "key", "/pools": "name", "/connections": "connection_id"}
+        names = {"/variables": "variables", "/pools": "pools", "/connections": "connections"}
+        table = self.tables.get(path)
+        if table is None:
+            raise ClientError(
+                {
+                    "Error": {"Code": "RestApiClientException", "Message": "404"},
+                    "RestApiStatusCode": 404,
+                    "RestApiResponse": {"detail": "Not Found"},
+                },
+                "InvokeRestApi",
+            )
+        if method == "GET":
+            query = kwargs.get("QueryParameters") or {}
+            limit, offset = int(query.get("limit", 50)), int(query.get("offset", 0))
+            rows = sorted(table.values(), key=lambda r: str(r[field[path]]))
+            page = rows[offset : offset + min(limit, 100)]
+            return {"RestApiStatusCode": 200, "RestApiResponse": {names[path]: page}}
+        result: dict[str, Any] = {}
+        for action in body["actions"]:
+            success: list[str] = []
+            errors: list[dict[str, Any]] = []
+            if action["action"] == "create":
+                keys = [e[field[path]] for e in action["entities"]]
+                matched = [k for k in keys if k in table]
+                if action["action_on_existence"] == "fail" and matched:
+                    errors.append({"error": f"{matched} already exist", "status_code": 409})
+                else:
+                    for entity in action["entities"]:
+                        if entity[field[path]] not in table:
+                            table[entity[field[path]]] = dict(entity)
+                            success.append(entity[field[path]])
+            else:
+                for key in action["entities"]:
+                    if key == "default_pool":
+                        errors.append({"error": "default_pool", "status_code": 400})
+                    else:
+                        table.pop(key, None)
+                        success.append(key)
+            result[action["action"]] = {"success": success, "errors": errors}
+        return {"RestApiStatusCode": 200, "RestApiResponse": result}
+
+
+def fake_airflow(rest: FakeRest, **kwargs: Any) -> LiveAirflow:
+    return LiveAirflow(lambda service, region: rest, WEST, LiveClock(), ["w"], **kwargs)
+
+
+def test_import_export_variables_with_both_policies() -> None:
+    rest = FakeRest()
+    airflow = fake_airflow(rest)
+    rows = [{"key": "a", "val": "1"}, {"key": "b", "val": "2"}]
+    assert airflow.import_rows(EAST, "e", "variable", rows, on_conflict="skip") == ImportResult(
+        2, 0, 0
+    )
+    assert airflow.export_table(EAST, "e", "variable") == rows
+    again = airflow.import_rows(EAST, "e", "variable", rows, on_conflict="skip")
+    assert again == ImportResult(0, 2, 0)
+    more = [{"key": "c", "val": "3"}, {"key": "a", "val": "changed"}]
+    assert airflow.import_rows(EAST, "e", "variable", more, on_conflict="fail") == ImportResult(
+        0, 0, 2
+    )
+    assert airflow.export_table(EAST, "e", "variable") == rows  # nothing written
+    dup = [{"key": "d", "val": "1"}, {"key": "d", "val": "2"}]
+    assert airflow.import_rows(EAST, "e", "variable", dup, on_conflict="fail") == ImportResult(
+        0, 0, 2
+    )
+    assert airflow.import_rows(EAST, "e", "variable", dup, on_conflict="skip") == ImportResult(
+        1, 1, 0
+    )
+    assert airflow.import_rows(EAST, "e", "variable", [], on_conflict="fail") == ImportResult(
+        0, 0, 0
+    )
+
+
+def test_export_pages_and_clear_keeps_default_pool() -> None:
+    rest = FakeRest()
+    airflow = fake_airflow(rest, page_size=10)
+    pools = [{"pool": f"p{i:03d}", "slots": i} for i in range(25)]
+    assert airflow.import_rows(EAST, "e", "slot_pool", pools, on_conflict="fail").inserted == 25
+    exported = airflow.export_table(EAST, "e", "slot_pool")
+    assert len(exported) == 26 and {"pool": "default_pool", "slots": 128} in exported
+    assert sum(1 for method, _ in rest.calls if method == "GET") == 3
+    with pytest.raises(PortError) as bad:
+        airflow.clear_tables(EAST, "e", ["slot_pool", "no_such_table"])
+    assert bad.value.code == "BadRequest"
+    assert len(airflow.export_table(EAST, "e", "slot_pool")) == 26  # nothing deleted
+    airflow.clear_tables(EAST, "e", ["slot_pool"])
+    assert airflow.export_table(EAST, "e", "slot_pool") == [{"pool": "default_pool", "slots": 128}]
+
+
+def test_connections_mask_and_not_found() -> None:
+    rest = FakeRest()
+    airflow = fake_airflow(rest)
+    row = {"conn_id": "wh", "conn_type": "postgres", "host": "h", "login": "l", "password": "s"}
+    airflow.import_rows(EAST, "e", "connection", [row], on_conflict="skip")
+    rest.tables["/connections"]["wh"]["password"] = "***"  # as Airflow shows it
+    assert airflow.export_table(EAST, "e", "connection") == [{**row, "password": None}]
+    with pytest.raises(PortError) as missing:
+        airflow.dag_run_state(EAST, "e", "w", "r")
+    assert missing.value.code == "NotFound"
+
+
+def test_normalize_date() -> None:
+    assert normalize_date("2024-01-01T00:05:00Z") == "2024-01-01T00:05:00+00:00"
+    assert normalize_date("2024-01-01T00:05:00+00:00") == "2024-01-01T00:05:00+00:00"
+    assert normalize_date(None) is None
