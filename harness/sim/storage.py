@@ -16,6 +16,8 @@ way in and out, as a real store serializes them.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import random
 from collections.abc import Mapping, Sequence
@@ -107,7 +109,7 @@ class S3:
         if if_match is not None and (existing is None or existing[0].etag != if_match):
             raise PortError(PRECONDITION_FAILED, f"{key} is not at ETag {if_match}")
         self._version += 1
-        stored = StoredObject(key, json_copy(body), f'"{self._version:x}"', self.engine.t)
+        stored = StoredObject(key, json_copy(body), content_etag(body), self.engine.t)
         objects[key] = (stored, self._version)
         if (region, bucket) == (self.source, self.source_bucket):
             self._replicate(stored, self._version)
@@ -187,3 +189,11 @@ class StorePort:
     def list_keys(self, region: str, bucket: str, prefix: str) -> Sequence[str]:
         self._call(region)
         return sorted(key for key in self.s3.bucket(region, bucket) if key.startswith(prefix))
+
+
+def content_etag(body: Mapping[str, Any]) -> str:
+    """S3's ETag of a single-part PUT: the MD5 of the bytes, quoted. The bytes are the body as
+    the live store serializes it (compact JSON, sorted keys), so the same body gets the same
+    ETag in both worlds and an identical rewrite keeps it, as in S3."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return '"' + hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest() + '"'
