@@ -26,25 +26,14 @@ from harness.live.airflow.install import (
     find_installation,
 )
 from harness.live.airflow.instance import AirflowInstance, AirflowUnreachable
-from harness.live.airflow.postgres import PostgresCluster, postgres_problem, safe_identifier
+from harness.live.airflow.postgres import PostgresCluster, safe_identifier
 from harness.live.processes import ProcessRegistry, _group_exists, port_is_free
+from tests.integration.airflow_support import require_airflow, wait_for
 
 pytestmark = [pytest.mark.live, pytest.mark.airflow]
 
 FIXTURE_DAGS = Path(__file__).resolve().parents[2] / "fixtures" / "dags"
 DAG_ID = "canary"
-
-
-def wait_for(predicate: Any, timeout_s: float, what: str, interval_s: float = 0.5) -> Any:
-    """Poll `predicate` until it returns something truthy (returned); fail after timeout_s."""
-    deadline = clock.Deadline.after(timeout_s)
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if deadline.expired():
-            pytest.fail(f"{what}: not reached within {timeout_s:.0f} s")
-        clock.sleep(min(interval_s, deadline.remaining()))
 
 
 def process_state(pid: int) -> str:
@@ -53,14 +42,7 @@ def process_state(pid: int) -> str:
 
 @pytest.fixture(scope="module")
 def installation() -> AirflowInstallation:
-    try:
-        found = find_installation()
-    except AirflowNotInstalled as err:
-        pytest.fail(f"{err} (the live Airflow tests need scripts/install-airflow.sh)")
-    problem = postgres_problem()
-    if problem:
-        pytest.fail(problem)
-    return found
+    return require_airflow()
 
 
 @dataclass

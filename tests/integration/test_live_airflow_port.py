@@ -8,20 +8,18 @@ Needs scripts/install-airflow.sh to have run: without it these tests FAIL (not s
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.live import clock
-from harness.live.airflow.install import AirflowNotInstalled, find_installation
-from harness.live.airflow.postgres import postgres_problem
 from harness.live.endpoints import LiveAws
 from harness.live.mwaa.airflow_backend import AirflowBackend
 from harness.live.mwaa.service import MwaaService
 from harness.live.mwaa_ports import live_mwaa_ports
 from reference_impl.ports import ImportResult, PortError
+from tests.integration.airflow_support import require_airflow, wait_for
 
 pytestmark = [pytest.mark.live, pytest.mark.airflow]
 
@@ -40,25 +38,8 @@ REQUEST: dict[str, Any] = {
 }
 
 
-def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = clock.Deadline.after(timeout_s)
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if deadline.expired():
-            pytest.fail(f"{what}: not reached within {timeout_s:.0f} s")
-        clock.sleep(min(0.5, deadline.remaining()))
-
-
 def test_airflow_port_over_real_airflow() -> None:
-    try:
-        find_installation()
-    except AirflowNotInstalled as err:
-        pytest.fail(f"{err} (the live Airflow tests need scripts/install-airflow.sh)")
-    problem = postgres_problem()
-    if problem:
-        pytest.fail(problem)
+    require_airflow()
     started = clock.monotonic()
     backend = AirflowBackend(dag_sync_interval_s=2.0, heartbeat_interval_s=2.0)
     service = MwaaService(backend)

@@ -22,8 +22,6 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from harness.live import clock, safety
-from harness.live.airflow.install import AirflowNotInstalled, find_installation
-from harness.live.airflow.postgres import postgres_problem
 from harness.live.endpoints import LiveAws
 from harness.live.mwaa.airflow_backend import (
     AirflowBackend,
@@ -35,6 +33,7 @@ from harness.live.mwaa.airflow_backend import (
 from harness.live.mwaa.service import MwaaService
 from harness.live.ports import HEARTBEAT_METRIC, NAMESPACE, heartbeat_dimensions
 from harness.live.processes import _group_exists, port_is_free
+from tests.integration.airflow_support import require_airflow, wait_for
 
 pytestmark = [pytest.mark.live, pytest.mark.airflow]
 
@@ -42,18 +41,6 @@ PRIMARY, SECONDARY = "us-east-1", "us-west-2"
 FIXTURE_DAGS = Path(__file__).resolve().parents[2] / "fixtures" / "dags"
 BUCKET = "mwaa-drill-dags-east"
 ENV = "drill-primary"
-
-
-def wait_for(predicate: Any, timeout_s: float, what: str, interval_s: float = 0.5) -> Any:
-    """Poll `predicate` until it returns something truthy (returned); fail after timeout_s."""
-    deadline = clock.Deadline.after(timeout_s)
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if deadline.expired():
-            pytest.fail(f"{what}: not reached within {timeout_s:.0f} s")
-        clock.sleep(min(interval_s, deadline.remaining()))
 
 
 def mwaa_client(region: str, endpoint_url: str) -> Any:
@@ -88,13 +75,7 @@ def env_request() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def ready() -> None:
-    try:
-        find_installation()
-    except AirflowNotInstalled as err:
-        pytest.fail(f"{err} (the live Airflow tests need scripts/install-airflow.sh)")
-    problem = postgres_problem()
-    if problem:
-        pytest.fail(problem)
+    require_airflow()
 
 
 def test_helpers() -> None:
