@@ -86,7 +86,8 @@ if [ "$refresh" = 0 ] && [ ! -f "$CONSTRAINTS" ]; then
     exit 2
 fi
 
-want=$( (cat "$SCRIPT"; [ "$refresh" = 1 ] || cat "$CONSTRAINTS") | sha256sum | cut -d' ' -f1)
+want=$( (cat "$SCRIPT" requirements/constraints.txt; [ "$refresh" = 1 ] || cat "$CONSTRAINTS") |
+    sha256sum | cut -d' ' -f1)
 if [ -x "$VENV/bin/airflow" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; then
     say "Airflow venv up to date ($VENV, apache-airflow==$AIRFLOW_VERSION); nothing to do"
     exit 0
@@ -128,11 +129,26 @@ if [ "$refresh" = 1 ]; then
         "${pip[@]}" freeze --exclude pip --exclude setuptools --exclude wheel
     } >"$CONSTRAINTS"
     say "wrote $CONSTRAINTS ($(grep -vc '^#' "$CONSTRAINTS") packages)"
-    want=$(cat "$SCRIPT" "$CONSTRAINTS" | sha256sum | cut -d' ' -f1)
+    want=$(cat "$SCRIPT" requirements/constraints.txt "$CONSTRAINTS" | sha256sum | cut -d' ' -f1)
 else
     say "installing ${REQUIREMENTS[*]} into $VENV with -c $CONSTRAINTS"
     "${pip[@]}" install --quiet -c "$CONSTRAINTS" "${REQUIREMENTS[@]}"
 fi
+
+# boto3 for the DR DAG tasks (MWAA environments ship it), at the harness's pins. --no-deps:
+# botocore declares python-dateutil<3 while Airflow pins 4.0.0; botocore's use of it (parsing
+# timestamps) was checked to work with 4.0.0, and the import check below keeps it honest.
+BOTO_PINS=()
+for package in boto3 botocore s3transfer jmespath; do
+    pin=$(grep -i "^${package}==" requirements/constraints.txt || true)
+    if [ -z "$pin" ]; then
+        echo "install-airflow: no pin for $package in requirements/constraints.txt" >&2
+        exit 1
+    fi
+    BOTO_PINS+=("$pin")
+done
+say "installing ${BOTO_PINS[*]} into $VENV (--no-deps)"
+"${pip[@]}" install --quiet --no-deps "${BOTO_PINS[@]}"
 
 # A usable install: the CLI answers with the pinned version and the PostgreSQL drivers import.
 # A throwaway AIRFLOW_HOME: the check must not leave an airflow.cfg in ~/airflow.
@@ -145,6 +161,14 @@ if [ "$got" != "$AIRFLOW_VERSION" ]; then
 fi
 "$VENV/bin/python" -c 'import psycopg2, asyncpg' || {
     echo "install-airflow: the PostgreSQL drivers (psycopg2, asyncpg) do not import" >&2
+    exit 1
+}
+"$VENV/bin/python" -c '
+import boto3
+from botocore import parsers
+assert parsers.DEFAULT_TIMESTAMP_PARSER("2024-01-01T00:00:00Z").year == 2024
+' || {
+    echo "install-airflow: boto3 does not work in $VENV" >&2
     exit 1
 }
 echo "$want" >"$STAMP"

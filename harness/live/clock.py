@@ -38,6 +38,21 @@ class LiveClock:
         self._origin = monotonic()
         self._origin_wall = wall_time()
 
+    @classmethod
+    def attached(cls, origin_wall: float) -> LiveClock:
+        """The clock of a drill that started at Unix time `origin_wall`, for another process
+        of the same drill (an Airflow task): the same drill time on both sides, as far as
+        the two processes' wall clocks agree (one machine: they do)."""
+        attached = cls()
+        attached._origin_wall = origin_wall
+        attached._origin = monotonic() - (wall_time() - origin_wall)
+        return attached
+
+    @property
+    def origin_wall(self) -> float:
+        """The Unix time of drill time 0."""
+        return self._origin_wall
+
     def now(self) -> float:
         return monotonic() - self._origin
 

@@ -161,7 +161,10 @@ class LiveMwaa:
 
     `defaults`: CreateEnvironment parameters used when the config given lacks them (the
     simulator needs none; the MWAA API requires ExecutionRoleArn, SourceBucketArn, DagS3Path
-    and NetworkConfiguration). A "Name" in the config is ignored: the name argument wins."""
+    and NetworkConfiguration). `region_overrides`: per target Region, parameters that replace
+    the config's (a configuration saved from the primary names the primary's DAG bucket; an
+    environment created in the secondary must use the secondary's). A "Name" in the config is
+    ignored: the name argument wins."""
 
     def __init__(
         self,
@@ -169,10 +172,12 @@ class LiveMwaa:
         caller: str,
         *,
         defaults: Mapping[str, Any] | None = None,
+        region_overrides: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.clients = clients
         self.caller = caller
         self.defaults = dict(defaults or {})
+        self.region_overrides = {k: dict(v) for k, v in (region_overrides or {}).items()}
 
     def get_environment(self, region: str, name: str) -> Mapping[str, Any] | None:
         client = self.clients("mwaa", region)
@@ -186,7 +191,11 @@ class LiveMwaa:
         return dict(answer["Environment"])
 
     def create_environment(self, region: str, name: str, config: Mapping[str, Any]) -> None:
-        request = {**self.defaults, **{k: v for k, v in config.items() if k != "Name"}}
+        request = {
+            **self.defaults,
+            **{k: v for k, v in config.items() if k != "Name"},
+            **self.region_overrides.get(region, {}),
+        }
         client = self.clients("mwaa", region)
         with _translated():
             client.create_environment(Name=name, **request)

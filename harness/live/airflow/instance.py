@@ -235,6 +235,8 @@ class AirflowInstance:
     `home`: a dedicated directory (kept after stop), else a temp dir (removed on stop).
     `heartbeat_threshold_s`: the heartbeat age beyond which the scheduler counts as dead.
     `extra_config`: more airflow.cfg settings, {section: {key: value}}, applied last.
+    `extra_env`: more environment variables of every Airflow process (and so of its tasks),
+    applied last (e.g. the Region, PYTHONPATH of the DAGs' own modules).
     """
 
     def __init__(
@@ -258,6 +260,7 @@ class AirflowInstance:
         installation: AirflowInstallation | None = None,
         migration_timeout_s: float = 240.0,
         stop_timeout_s: float = 2.0,
+        extra_env: Mapping[str, str] | None = None,
     ) -> None:
         if not _NAME.match(name):
             raise ValueError(f"instance name must match {_NAME.pattern}, got {name!r}")
@@ -283,6 +286,7 @@ class AirflowInstance:
         self.extra_config = {k: dict(v) for k, v in (extra_config or {}).items()}
         self.migration_timeout_s = migration_timeout_s
         self.stop_timeout_s = stop_timeout_s
+        self.extra_env = dict(extra_env or {})
         self.ports: Ports | None = None
         self.processes: dict[str, ManagedProcess] = {}
         self.migration: ManagedProcess | None = None
@@ -413,6 +417,7 @@ class AirflowInstance:
             }
         )
         env.setdefault("LANG", "C.UTF-8")
+        env.update(self.extra_env)
         return env
 
     # Lifecycle -------------------------------------------------------------------------------

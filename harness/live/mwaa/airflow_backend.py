@@ -25,6 +25,9 @@ dimension Environment=<name>) on that Region's CloudWatch client from the factor
 while `instance.scheduler_alive()` (the scheduler heartbeat age the Airflow health endpoint
 reports). It starts once Airflow is started and stops with the environment.
 
+Processes. Every Airflow process of an environment has AWS_REGION and AWS_DEFAULT_REGION set
+to the environment's Region (as in MWAA), plus whatever `environment_env(region, name)` gives.
+
 Provisioning. `provision` returns at once with a handle; a thread of the handle starts the
 cluster if needed, syncs the DAGs, starts Airflow and polls its health (bounded by
 `start_timeout_s`). `poll()` only reads what that thread wrote: "pending" until Airflow is
@@ -216,6 +219,7 @@ class AirflowBackend:
         rest_timeout_s: float = 10.0,
         instance_options: Mapping[str, Any] | None = None,
         max_runtime_s: float = 24 * 3600.0,
+        environment_env: Callable[[str, str], Mapping[str, str]] | None = None,
     ) -> None:
         if dag_sync_interval_s is not None and dag_sync_interval_s <= 0:
             raise ValueError("dag_sync_interval_s must be > 0 (or None)")
@@ -232,6 +236,7 @@ class AirflowBackend:
         self.health_timeout_s = health_timeout_s
         self.rest_timeout_s = rest_timeout_s
         self.instance_options = dict(instance_options or {})
+        self.environment_env = environment_env
         self.cluster: PostgresCluster | None = None
         self._lock = threading.RLock()
         self._cluster_lock = threading.Lock()
@@ -482,8 +487,12 @@ class AirflowBackend:
             with env.lock:
                 if handle.cancelled.is_set():
                     return
+                process_env = {"AWS_REGION": env.region, "AWS_DEFAULT_REGION": env.region}
+                if self.environment_env is not None:
+                    process_env.update(self.environment_env(env.region, env.name))
                 instance = AirflowInstance(
                     self.registry,
+                    extra_env=process_env,
                     name=instance_name(env.region, env.name),
                     dags_folder=env.dags,
                     postgres=cluster,

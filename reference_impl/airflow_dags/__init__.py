@@ -1,0 +1,1 @@
+"""Airflow DAG files of the DR logic (deployed to an environment's DAG bucket, not imported)."""
