@@ -13,4 +13,5 @@ drill: setup
 
 ## make test: lint, type checks and tests, as CI runs them.
 test: setup
-	.venv/bin/tox run -e lint,type,unit,contract,integration
+	@scripts/install-browser.sh
+	.venv/bin/tox run -e lint,type,unit,contract,integration,browser

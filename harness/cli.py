@@ -10,12 +10,15 @@ Exit codes are a contract that CI pipelines rely on:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from harness import __version__
 
@@ -39,6 +42,7 @@ examples:
   mwaa-drill simulate scenarios/cloudwatch-outage-warm-standby.yaml --trials 300 --json out.json
   mwaa-drill run scenarios/regional-outage-warm-standby.yaml --report-dir reports/
   mwaa-drill report out.json --format html -o report.html
+  mwaa-drill compare base.json new.json         what got better or worse; exit 1 on a regression
 """
 
 
@@ -90,13 +94,18 @@ def _build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--trials", type=_positive_int, help="override the scenario's trials")
     simulate.add_argument("--seed", type=_non_negative_int, help="override the scenario's seed")
     simulate.add_argument("--json", type=Path, metavar="PATH", help="write the JSON report here")
+    simulate.add_argument(
+        "--junit", type=Path, metavar="PATH", help="write the report as JUnit XML here (for CI)"
+    )
+    _dry_run_option(simulate)
     _profile_option(simulate)
     _simulator_options(simulate)
     simulate.add_argument(
         "--history-dir",
         type=Path,
         metavar="DIR",
-        help=f"write the JSONL histories of the first {HISTORIES_KEPT} trials here",
+        help=f"write the JSONL histories of the first {HISTORIES_KEPT} trials here "
+        "(and embed them in the JSON report, for the HTML report's timelines)",
     )
 
     sweep = verbs.add_parser(
@@ -131,17 +140,82 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("file", metavar="FILE", type=Path)
     run.add_argument("--backend", choices=["moto", "localstack"], default="moto")
     run.add_argument("--report-dir", type=Path, default=Path("reports"), metavar="DIR")
+    run.add_argument(
+        "--time-scale",
+        type=_positive_float,
+        default=30.0,
+        metavar="X",
+        help="compress the scenario's time X times (default 30: a 3-hour scenario runs in 6 "
+        "minutes); 1 runs it at AWS time, a full-length game day",
+    )
+    run.add_argument(
+        "--creation-delay",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="SECONDS",
+        help="extra CREATING time of every environment, on top of the real Airflow start-up "
+        "(AWS takes 20-30 minutes)",
+    )
+    run.add_argument(
+        "--junit", type=Path, metavar="PATH", help="write the report as JUnit XML here (for CI)"
+    )
+    run.add_argument(
+        "--work-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep the drill's files (Airflow logs, journal, run ledger) here",
+    )
+    _dry_run_option(run)
     _profile_option(run)
 
     report = verbs.add_parser(
         "report",
-        help="render a JSON report as Markdown or HTML",
+        help="render a JSON report as Markdown, HTML or JUnit XML",
         description="Render a JSON report (validated against the report schema).",
     )
     report.add_argument("file", metavar="FILE.json", type=Path)
-    report.add_argument("--format", choices=["md", "html"], default="md")
+    report.add_argument("--format", choices=["md", "html", "junit"], default="md")
     report.add_argument("-o", "--output", type=Path, metavar="PATH", help="default: stdout")
+
+    compare = verbs.add_parser(
+        "compare",
+        help="compare two JSON reports: what got better or worse (exit 1 on a regression)",
+        description=(
+            "Compare two JSON reports of a drill, BASE then NEW: every objective (observed "
+            "value, met or not), the verdict, and RTO/RPO/detection p50 and p95 and the "
+            "spurious-failover rate. Prints a Markdown table (for pull-request comments)."
+        ),
+        epilog=_tolerance_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    compare.add_argument("base", metavar="BASE.json", type=Path)
+    compare.add_argument("new", metavar="NEW.json", type=Path)
+    compare.add_argument(
+        "--tolerance",
+        action="append",
+        default=[],
+        metavar="KIND=VALUE",
+        help="how much worse a value may get: seconds=10%% (default), rate=0, runs=0",
+    )
+    compare.add_argument(
+        "--json", type=Path, metavar="PATH", help="write the comparison as JSON here"
+    )
     return parser
+
+
+def _tolerance_help() -> str:
+    from harness.compare import TOLERANCE_HELP
+
+    return TOLERANCE_HELP
+
+
+def _dry_run_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what the drill would do (faults, DR settings, objectives, steps); "
+        "start nothing",
+    )
 
 
 HISTORIES_KEPT = 5  # simulate --history-dir: the first trials' histories
@@ -168,6 +242,26 @@ def _profile_option(parser: argparse.ArgumentParser) -> None:
         choices=["seed", "hardened"],
         help="override the scenario's profile, to compare the two on the same drill",
     )
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -240,11 +334,13 @@ def _print_fault_kinds() -> None:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        return _dry_run(args, "simulate")
     import dataclasses
     import json
 
     from harness.render.markdown import render_markdown
-    from harness.report import exit_code, validate_report
+    from harness.report import exit_code, timeline_json, validate_report
     from harness.sim.campaign import BackendError, run_campaign
     from harness.sim.trial import run_trial
 
@@ -274,10 +370,15 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             path = args.history_dir / f"trial-{entry['index']:04d}.jsonl"
             trial.history.save(path)
             entry["history"] = str(path)
+            entry["timeline"] = timeline_json(trial.history.events)  # the HTML report draws it
     validate_report(report)
     sys.stdout.write(render_markdown(report))
     if args.json is not None:
         args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if args.junit is not None:
+        from harness.render.junit import render_junit
+
+        args.junit.write_text(render_junit(report), encoding="utf-8")
     return exit_code(report)
 
 
@@ -359,8 +460,62 @@ def _progress_printer(trials: int) -> Callable[[int, int], None] | None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    _load_scenario(args.file, args.profile)
-    raise Unjudged("live drills are not part of this version yet (issue: live Regions)")
+    if args.dry_run:
+        return _dry_run(args, "run")
+    from harness.live.drill import LiveDrill, LiveDrillError, LiveSettings, write_outputs
+    from harness.render.markdown import render_markdown
+    from harness.report import exit_code
+
+    scenario = _load_scenario(args.file, args.profile)
+    if args.backend != "moto":
+        raise Unjudged(f"--backend {args.backend}: live drills run on moto only in this version")
+    settings = LiveSettings(
+        time_scale=args.time_scale,
+        creation_delay_s=args.creation_delay,
+        work_dir=args.work_dir,
+        keep_work_dir=args.work_dir is not None,
+    )
+    try:
+        drill = LiveDrill(scenario, settings, progress=_live_progress)
+    except LiveDrillError as err:
+        raise Unjudged(str(err)) from None
+    with _sigterm_as_interrupt():
+        outcome = drill.run()
+    stem = f"{scenario.name}-{scenario.profile.value}"
+    paths = write_outputs(outcome, args.report_dir, stem)
+    if args.junit is not None:
+        from harness.render.junit import render_junit
+
+        args.junit.write_text(render_junit(outcome.report), encoding="utf-8")
+        paths["junit"] = args.junit
+    sys.stdout.write(render_markdown(outcome.report))
+    print(
+        "\nwritten: " + ", ".join(str(path) for path in paths.values()),
+        file=sys.stderr,
+    )
+    return exit_code(outcome.report)
+
+
+def _live_progress(line: str) -> None:
+    print(f"mwaa-drill run: {line}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled, `kill`) stops a live drill like Ctrl-C: it heals, tears
+    down and still writes what it measured."""
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -372,11 +527,74 @@ def _cmd_report(args: argparse.Namespace) -> int:
         report = load_report(args.file)
     except (OSError, ReportError) as err:
         raise UsageError(f"{args.file}: {err}") from None
-    text = render_html(report) if args.format == "html" else render_markdown(report)
+    if args.format == "junit":
+        from harness.render.junit import render_junit
+
+        text = render_junit(report)
+    else:
+        text = render_html(report) if args.format == "html" else render_markdown(report)
     if args.output:
         args.output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+    return EXIT_PASS
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    import json
+
+    from harness.compare import (
+        CompareError,
+        compare_files,
+        parse_tolerance,
+        render_comparison_markdown,
+    )
+
+    try:
+        comparison = compare_files(args.base, args.new, parse_tolerance(args.tolerance))
+    except CompareError as err:
+        raise UsageError(str(err)) from None
+    for warning in comparison.warnings:
+        print(f"mwaa-drill compare: warning: {warning}", file=sys.stderr)
+    sys.stdout.write(render_comparison_markdown(comparison))
+    if args.json is not None:
+        text = json.dumps(comparison.to_json(), indent=2, allow_nan=False)
+        args.json.write_text(text + "\n", encoding="utf-8")
+    return EXIT_FAIL if comparison.regression else EXIT_PASS
+
+
+def _dry_run(args: argparse.Namespace, mode: Literal["simulate", "run"]) -> int:
+    """`simulate`/`run` with --dry-run: check the inputs, print the plan, start nothing."""
+    from harness.plan import describe_plan
+
+    scenario = _load_scenario(args.file, args.profile)
+    outputs = []
+    for option, what in (("json", "the JSON report"), ("junit", "the JUnit XML report")):
+        path = getattr(args, option, None)
+        if path is not None:
+            outputs.append(f"{what}: {path}")
+    if mode == "simulate":
+        calibration = _calibration(args.calibration)  # a bad file is an error now, not later
+        if getattr(args, "history_dir", None) is not None:
+            outputs.append(f"histories of the first {HISTORIES_KEPT} trials: {args.history_dir}/")
+        text = describe_plan(
+            scenario,
+            "simulate",
+            trials=args.trials,
+            seed=args.seed,
+            calibration=calibration.source,
+            outputs=outputs,
+        )
+    else:
+        text = describe_plan(
+            scenario,
+            "run",
+            backend=args.backend,
+            report_dir=str(args.report_dir),
+            outputs=outputs,
+            time_scale=args.time_scale,
+        )
+    sys.stdout.write(text)
     return EXIT_PASS
 
 
@@ -387,6 +605,7 @@ _VERBS = {
     "sweep": _cmd_sweep,
     "run": _cmd_run,
     "report": _cmd_report,
+    "compare": _cmd_compare,
 }
 
 

@@ -1,6 +1,7 @@
 """The drill report: per-trial and campaign verdicts, as JSON that follows
 `harness/schemas/report.schema.json`. The verdict is what the exit code means (0 pass, 1 fail,
-3 unknown).
+3 unknown). A trial may carry its history as `timeline` (the `timelines` of `build_report`):
+the HTML report draws it; nothing is judged from it here.
 
 Judging
 -------
@@ -52,7 +53,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -65,6 +66,7 @@ import jsonschema
 
 import harness
 from harness.durations import format_duration
+from harness.history import Event
 from harness.measures import TrialMeasures
 from harness.scenario.model import PRIMARY_DISABLING_KINDS, Objective, Scenario, to_json
 from harness.stats import binomial_upper_95, percentile, summarize
@@ -429,10 +431,19 @@ def build_report(
     settings: Mapping[str, Any] | None = None,
     aborted: str | None = None,
     tool_version: str = harness.__version__,
+    timelines: Mapping[int, Sequence[Event]] | None = None,
 ) -> dict[str, Any]:
-    """The JSON report of a drill (see the module docstring for the judging)."""
+    """The JSON report of a drill (see the module docstring for the judging).
+
+    `timelines` maps a trial index to that trial's history: it is embedded in the trial's
+    JSON as `timeline` (see `timeline_json`), for the HTML report's timeline.
+    """
     if mode not in ("simulate", "live"):
         raise ValueError(f"mode must be 'simulate' or 'live', got {mode!r}")
+    timelines = timelines or {}
+    unknown = sorted(set(timelines) - {result.index for result in trials})
+    if unknown:
+        raise ValueError(f"timelines given for trials that are not in the report: {unknown}")
     judged: list[_Trial] = []
     for result in trials:
         rounded, problems = round_measures(result.measures)
@@ -455,7 +466,7 @@ def build_report(
         "objectives": [entry.to_json() for entry in entries],
         "summary": _summary(judged),
         "settings": _plain(dict(settings or {}), "settings"),
-        "trials": [_trial_json(trial) for trial in judged],
+        "trials": [_trial_json(trial, timelines.get(trial.result.index)) for trial in judged],
     }
 
 
@@ -510,7 +521,12 @@ def _seconds_summary(values: Sequence[float | None]) -> dict[str, Any] | None:
     return {key: value if key == "n" else round(value, 3) for key, value in summary.items()}
 
 
-def _trial_json(trial: _Trial) -> dict[str, Any]:
+def timeline_json(events: Iterable[Event]) -> list[dict[str, Any]]:
+    """A trial's history as the report's `timeline`: its events as JSON objects, in order."""
+    return [_plain(event.to_json(), f"timeline[{i}]") for i, event in enumerate(events)]
+
+
+def _trial_json(trial: _Trial, timeline: Sequence[Event] | None = None) -> dict[str, Any]:
     m = trial.measures
     data: dict[str, Any] = {
         "index": trial.result.index,
@@ -535,6 +551,12 @@ def _trial_json(trial: _Trial) -> dict[str, Any]:
     if clashes:
         raise ValueError(f"trial {trial.result.index}: extra keys {clashes} clash with measures")
     extra = _plain(dict(trial.result.extra), f"trials[{trial.result.index}]")
+    if timeline is not None:
+        if "timeline" in extra:
+            raise ValueError(
+                f"trial {trial.result.index}: timeline given twice (extra and timelines)"
+            )
+        extra["timeline"] = timeline_json(timeline)
     return {**data, **extra}
 
 

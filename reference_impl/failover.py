@@ -33,7 +33,39 @@ from reference_impl.ports import PortError, RunState
 from reference_impl.runtime import Process, Wait
 
 # GetEnvironment fields that describe the primary and cannot be passed to CreateEnvironment.
-READ_ONLY_FIELDS = frozenset({"Arn", "Status", "CreatedAt", "LastUpdate", "WebserverUrl"})
+# What of a saved GetEnvironment answer goes back into CreateEnvironment: its request
+# parameters only (GetEnvironment adds read-only fields: Arn, Status, ServiceRoleArn, ...,
+# which CreateEnvironment refuses). Found by the first live backup-and-restore drill.
+CREATE_PARAMETERS = frozenset(
+    {
+        "AirflowConfigurationOptions",
+        "AirflowVersion",
+        "DagS3Path",
+        "EndpointManagement",
+        "EnvironmentClass",
+        "ExecutionRoleArn",
+        "IdentityCenterConfiguration",
+        "KmsKey",
+        "LoggingConfiguration",
+        "MaxWebservers",
+        "MaxWorkers",
+        "MinWebservers",
+        "MinWorkers",
+        "NetworkConfiguration",
+        "PluginsS3ObjectVersion",
+        "PluginsS3Path",
+        "RequirementsS3ObjectVersion",
+        "RequirementsS3Path",
+        "Schedulers",
+        "SourceBucketArn",
+        "StartupScriptS3ObjectVersion",
+        "StartupScriptS3Path",
+        "Tags",
+        "Teams",
+        "WebserverAccessMode",
+        "WeeklyMaintenanceWindowStart",
+    }
+)
 UNKNOWN = "UNKNOWN"  # environment status when GetEnvironment failed (hardened polls through)
 
 
@@ -110,6 +142,21 @@ def _warm_standby(ctx: DrContext, deadline: float | None) -> Process[bool]:
     return (yield from restore_with_retries(ctx, deadline))
 
 
+def create_request(environment: Mapping[str, Any]) -> dict[str, Any]:
+    """The CreateEnvironment parameters of a GetEnvironment answer. Its LoggingConfiguration
+    carries each log group's ARN, which the request's shape does not take."""
+    request = {k: v for k, v in environment.items() if k in CREATE_PARAMETERS}
+    logging = request.get("LoggingConfiguration")
+    if isinstance(logging, Mapping):
+        request["LoggingConfiguration"] = {
+            module: {k: v for k, v in setting.items() if k != "CloudWatchLogGroupArn"}
+            if isinstance(setting, Mapping)
+            else setting
+            for module, setting in logging.items()
+        }
+    return request
+
+
 def saved_environment_config(ctx: DrContext) -> Mapping[str, Any] | None:
     """The primary's configuration saved by the healthy checks, ready for CreateEnvironment."""
     secondary = ctx.topology.secondary
@@ -121,7 +168,7 @@ def saved_environment_config(ctx: DrContext) -> Mapping[str, Any] | None:
         saved = None
     if saved is not None:
         environment = saved.body.get("environment", {})
-        return {k: v for k, v in environment.items() if k not in READ_ONLY_FIELDS}
+        return create_request(environment)
     if ctx.config.create_without_saved_config:
         ctx.journal.note("failover: no saved environment configuration; using a minimal one")
         return {"Name": ctx.topology.environment}

@@ -15,8 +15,10 @@ every scheduler start, before the scheduler schedules anything (an MWAA startup 
 - Record unreadable: at startup the workload stays paused (it was paused first) until a later
   guard run can read the record; in a periodic run nothing changes. Known limit: a primary cut
   off from the secondary's bucket keeps running, so a partition that also stops replication
-  (canary stale) ends with two active Regions until it heals. Self-fencing on a lease would
-  instead stop the primary whenever the secondary Region is down, which is worse.
+  (canary stale), or comes with a replication lag near the canary's max age (found by
+  Hypothesis: tests/unit/test_sim_properties.py), ends with two active Regions until it
+  heals. Self-fencing on a lease would instead stop the primary whenever the secondary
+  Region is down, which is worse.
 """
 
 from __future__ import annotations

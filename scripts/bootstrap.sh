@@ -22,7 +22,7 @@ want=$(cat pyproject.toml requirements/constraints.txt | sha256sum | cut -d' ' -
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "bootstrap: installing mwaa-drill and pinned dependencies into .venv"
     .venv/bin/python -m pip install --quiet --disable-pip-version-check \
-        -c requirements/constraints.txt -e '.[dev,live,dask]' tox
+        -c requirements/constraints.txt -e '.[dev,live,dask,browser]' tox
     echo "$want" > "$stamp"
 fi
 

@@ -46,6 +46,7 @@ Region faults, live:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import random
 import tempfile
@@ -274,6 +275,9 @@ class LiveDrill:
             environment_env=lambda _region, _name: env_vars,
             instance_options={"dag_dir_refresh_s": 2, "parallelism": 8},
             start_timeout_s=self.settings.provision_timeout_s,
+            # Two busy Airflows on a small machine answer a health check slowly at times; MWAA
+            # does not call an environment UNAVAILABLE for a few slow seconds either.
+            health_timeout_s=5.0,
         )
         stack.callback(backend.close)
         self.backend = backend
@@ -284,6 +288,8 @@ class LiveDrill:
             failures=CreateFailureFaults(seed=self.scenario.seed),
             create_delay_s=self.settings.creation_delay_s,
             seed=self.scenario.seed,
+            health_interval_s=2.0,
+            unhealthy_after=5,
         )
         self.service = service
         stack.callback(service.stop)
@@ -337,13 +343,38 @@ class LiveDrill:
             role = "primary" if region == self.primary else "standby"
             for table, rows in seeded_tables(region, role).items():
                 if rows and table in ("variable", "connection"):
-                    airflow.import_rows(
-                        region, self.env_name, table, list(rows.values()), on_conflict="skip"
+                    self._retry(
+                        f"seed {table} in {region}",
+                        functools.partial(
+                            airflow.import_rows,
+                            region,
+                            self.env_name,
+                            table,
+                            list(rows.values()),
+                            on_conflict="skip",
+                        ),
                     )
-        airflow.set_workload_paused(self.primary, self.env_name, False)
+        self._retry(
+            f"unpause the workload in {self.primary}",
+            lambda: airflow.set_workload_paused(self.primary, self.env_name, False),
+        )
         self.t_ready = self.clock.now()
         self.end_t = self.t_ready + self.scenario.duration
         self._phase("provision", "done", f"both Regions ready at t={self.t_ready:.1f}s")
+
+    def _retry(self, what: str, call: Callable[[], Any], attempts: int = 5) -> Any:
+        """A set-up call of the harness, retried on PortError (an environment that a slow
+        health check made UNAVAILABLE for a moment); bounded."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return call()
+            except PortError as err:
+                if attempt == attempts:
+                    raise RuntimeError(f"{what}: {err}") from err
+                self._say(f"{what}: {err.code}; retrying ({attempt}/{attempts})")
+                if self.stop.wait(3.0):
+                    raise
+        raise AssertionError("unreachable")
 
     def _create_params(self, region: str) -> dict[str, Any]:
         return {
@@ -850,6 +881,7 @@ class LiveDrill:
             trials=[TrialResult(0, self.scenario.seed, measures, extra)],
             settings=settings,
             aborted=self.aborted,
+            timelines={0: history.events},
         )
         return LiveOutcome(history=history, report=report, aborted=self.aborted)
 
@@ -859,7 +891,8 @@ def dag_bucket(region: str) -> str:
 
 
 def write_outputs(outcome: LiveOutcome, report_dir: Path, stem: str) -> dict[str, Path]:
-    """history.jsonl, report.json and report.md of the drill in `report_dir`."""
+    """history.jsonl, report.json, report.md and report.html of the drill in `report_dir`."""
+    from harness.render.html import render_html
     from harness.render.markdown import render_markdown
 
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -867,10 +900,12 @@ def write_outputs(outcome: LiveOutcome, report_dir: Path, stem: str) -> dict[str
         "history": report_dir / f"{stem}.history.jsonl",
         "json": report_dir / f"{stem}.report.json",
         "markdown": report_dir / f"{stem}.report.md",
+        "html": report_dir / f"{stem}.report.html",
     }
     outcome.history.save(paths["history"])
     paths["json"].write_text(json.dumps(outcome.report, indent=2) + "\n", encoding="utf-8")
     paths["markdown"].write_text(render_markdown(outcome.report), encoding="utf-8")
+    paths["html"].write_text(render_html(outcome.report), encoding="utf-8")
     outcome.files = paths
     return paths
 

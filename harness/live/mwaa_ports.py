@@ -76,7 +76,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 from harness.live.ports import (
     ClientFactory,
@@ -188,7 +188,7 @@ class LiveMwaa:
             if err.code == "ResourceNotFoundException":
                 return None
             raise
-        return dict(answer["Environment"])
+        return dict(json_plain(answer["Environment"]))
 
     def create_environment(self, region: str, name: str, config: Mapping[str, Any]) -> None:
         request = {
@@ -197,8 +197,11 @@ class LiveMwaa:
             **self.region_overrides.get(region, {}),
         }
         client = self.clients("mwaa", region)
-        with _translated():
-            client.create_environment(Name=name, **request)
+        try:
+            with _translated():
+                client.create_environment(Name=name, **request)
+        except ParamValidationError as err:  # boto3 refuses it before sending, as the sim does
+            raise PortError("ValidationException", str(err)) from err
 
     def delete_environment(self, region: str, name: str) -> None:
         client = self.clients("mwaa", region)
@@ -207,6 +210,18 @@ class LiveMwaa:
 
 
 # Airflow --------------------------------------------------------------------------------------
+
+
+def json_plain(value: Any) -> Any:
+    """boto3's answer as the JSON the API sent: datetimes back to ISO 8601 strings (DR code
+    stores what it reads in S3, as JSON; the simulator's answers are plain JSON already)."""
+    if isinstance(value, datetime):
+        return normalize_date(value.isoformat())
+    if isinstance(value, Mapping):
+        return {str(k): json_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_plain(v) for v in value]
+    return value
 
 
 def normalize_date(value: Any) -> str | None:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from harness.scenario.model import FaultKind
-from harness.sim.airflow import AirflowEnv
+from harness.sim.airflow import AirflowEnv, logical_date
 from reference_impl.ports import PortError
 
 if TYPE_CHECKING:
@@ -32,6 +32,38 @@ DELETING = "DELETING"
 DELETED = "DELETED"
 
 PAUSED_AT_CREATION = "core.dags_are_paused_at_creation"
+# CreateEnvironment's request parameters besides Name (botocore's model of the MWAA API);
+# anything else is refused, as boto3 refuses it before sending.
+CREATE_ENVIRONMENT_PARAMETERS = frozenset(
+    {
+        "AirflowConfigurationOptions",
+        "AirflowVersion",
+        "DagS3Path",
+        "EndpointManagement",
+        "EnvironmentClass",
+        "ExecutionRoleArn",
+        "IdentityCenterConfiguration",
+        "KmsKey",
+        "LoggingConfiguration",
+        "MaxWebservers",
+        "MaxWorkers",
+        "MinWebservers",
+        "MinWorkers",
+        "NetworkConfiguration",
+        "PluginsS3ObjectVersion",
+        "PluginsS3Path",
+        "RequirementsS3ObjectVersion",
+        "RequirementsS3Path",
+        "Schedulers",
+        "SourceBucketArn",
+        "StartupScriptS3ObjectVersion",
+        "StartupScriptS3Path",
+        "Tags",
+        "Teams",
+        "WebserverAccessMode",
+        "WeeklyMaintenanceWindowStart",
+    }
+)
 
 
 class Environment:
@@ -48,6 +80,7 @@ class Environment:
         self.region = region
         self.name = name
         self.config = dict(config)
+        self.created_t = world.engine.t
         self.state = ""
         self.airflow = AirflowEnv(world, region, name, paused, role)
 
@@ -62,8 +95,19 @@ class Environment:
         self.airflow.update_scheduling()
 
     def describe(self) -> dict[str, Any]:
-        """GetEnvironment's `Environment`."""
-        return {**self.config, "Name": self.name, "Status": self.state}
+        """GetEnvironment's `Environment`: the configuration plus the read-only fields MWAA
+        adds (a copy of this answer is not a valid CreateEnvironment request as it is)."""
+        account = "123456789012"
+        return {
+            **self.config,
+            "Name": self.name,
+            "Status": self.state,
+            "Arn": f"arn:aws:airflow:{self.region}:{account}:environment/{self.name}",
+            "ServiceRoleArn": f"arn:aws:iam::{account}:role/aws-service-role/"
+            "airflow.amazonaws.com/AWSServiceRoleForAmazonMWAA",
+            "WebserverUrl": f"{self.name}.{self.region}.airflow.amazonaws.com",
+            "CreatedAt": logical_date(self.created_t),
+        }
 
 
 class Environments:
@@ -87,6 +131,9 @@ class Environments:
         return env
 
     def create(self, region: str, name: str, config: Mapping[str, Any]) -> None:
+        unknown = sorted(set(config) - CREATE_ENVIRONMENT_PARAMETERS)
+        if unknown:  # what boto3 refuses before sending (ParamValidationError)
+            raise PortError("ValidationException", f"unknown parameters: {', '.join(unknown)}")
         if region in self.by_region:
             existing = self.by_region[region]
             raise PortError(

@@ -117,11 +117,29 @@ def test_scenarios_faults_documents_every_kind(capsys: pytest.CaptureFixture[str
         assert kind.value in out
 
 
-def test_live_drills_not_yet_built_exit_3_with_a_reason(
-    capsys: pytest.CaptureFixture[str],
+def test_live_drill_with_a_fault_kind_not_injectable_live_exits_3_before_starting(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    assert main(["run", str(CATALOG[0])]) == 3
-    assert "cannot complete" in capsys.readouterr().err
+    failed_restore = next(path for path in CATALOG if path.name == "failed-restore.yaml")
+    assert main(["run", str(failed_restore), "--report-dir", str(tmp_path)]) == 3
+    err = capsys.readouterr().err
+    assert "cannot complete" in err and "restore_failure" in err
+    assert not list(tmp_path.iterdir())  # nothing started, nothing written
+
+
+def test_live_drill_on_another_backend_exits_3(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    args = ["run", str(CATALOG[0]), "--backend", "localstack", "--report-dir", str(tmp_path)]
+    assert main(args) == 3
+    assert "localstack" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("scale", ["0", "-1", "x", "inf"])
+def test_run_refuses_a_bad_time_scale_with_exit_2(scale: str) -> None:
+    result = run_cli("run", str(CATALOG[0]), "--time-scale", scale)
+    assert result.returncode == 2
+    assert "--time-scale" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_report_of_a_bad_json_file_exit_2(tmp_path: Path) -> None:

@@ -221,3 +221,29 @@ def test_scenarios_with_faults_live_drills_cannot_inject_are_refused() -> None:
     with pytest.raises(LiveDrillError, match="restore_failure"):
         check_supported(scenario("failed-restore.yaml"))
     check_supported(scenario("regional-outage-warm-standby.yaml"))
+
+
+# CreateEnvironment's parameters: one AWS fact, three places that must agree ----------------
+def test_create_parameters_match_the_mwaa_api_model() -> None:
+    import botocore.session
+
+    from harness.sim.environments import CREATE_ENVIRONMENT_PARAMETERS
+    from reference_impl.failover import CREATE_PARAMETERS, create_request
+
+    model = botocore.session.get_session().get_service_model("mwaa")
+    members = set(model.operation_model("CreateEnvironment").input_shape.members) - {"Name"}
+    assert members == CREATE_ENVIRONMENT_PARAMETERS == CREATE_PARAMETERS
+    answer = {
+        "Name": "env",
+        "Arn": "arn:aws:airflow:us-east-1:1:environment/env",
+        "ServiceRoleArn": "arn:aws:iam::1:role/x",
+        "Status": "AVAILABLE",
+        "DagS3Path": "dags",
+        "LoggingConfiguration": {
+            "TaskLogs": {"Enabled": True, "LogLevel": "INFO", "CloudWatchLogGroupArn": "arn:x"}
+        },
+    }
+    assert create_request(answer) == {
+        "DagS3Path": "dags",
+        "LoggingConfiguration": {"TaskLogs": {"Enabled": True, "LogLevel": "INFO"}},
+    }

@@ -3,6 +3,7 @@ LiveAirflow's request building and body checks against an in-memory InvokeRestAp
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -54,6 +55,9 @@ def test_lifecycle_through_the_proxy(aws: LiveAws) -> None:
     mwaa.create_environment(EAST, "env-a", {"Name": "ignored"})
     env = mwaa.get_environment(EAST, "env-a")
     assert env is not None and env["Name"] == "env-a" and env["Status"] == "CREATING"
+    # Plain JSON, as the simulator answers: DR code stores it in S3 (saved configuration).
+    json.dumps(env)
+    assert isinstance(env["CreatedAt"], str)
     assert mwaa.get_environment(WEST, "env-a") is None  # Regions apart
     wait_status(mwaa, EAST, "env-a", "AVAILABLE")
     with pytest.raises(PortError) as exists:

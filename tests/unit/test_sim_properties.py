@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from harness.checkers import inventory_runs, is_success
@@ -216,6 +216,46 @@ LAG_AND_BLIND_CLOUDWATCH = drill(
 # Never two Regions scheduling at once ---------------------------------------------------------
 
 
+def failed_over_during_primary_partition(events: Sequence[Event]) -> bool:
+    primary, _ = regions(events)
+    end = events[-1].t
+    windows: dict[int, list[float]] = {}
+    for e in events:
+        if e.kind == "fault_on" and e["fault"] == "network_partition" and e["region"] == primary:
+            windows[int(e["fault_id"])] = [e.t, end]
+        elif e.kind == "fault_off" and int(e["fault_id"]) in windows:
+            windows[int(e["fault_id"])][1] = e.t
+    decisions = [e.t for e in events if e.kind == "decision" and e["action"] == "failover"]
+    return any(start <= t <= stop for t in decisions for start, stop in windows.values())
+
+
+# Found by Hypothesis (2026-11-25): a permanent partition of the primary from t=1 s, with a
+# 182 s replication lag on the primary's bucket: the replicated canary's age hovers around
+# its 300 s max age, three stale readings in a row come at t=6152, the secondary fails over
+# while the partitioned primary keeps running.
+PARTITION_WITH_LAGGING_CANARY = {
+    "name": "random-schedule",
+    "strategy": "warm_standby",
+    "profile": "hardened",
+    "duration": 10800,
+    "seed": 0,
+    "backup": {"interval": "15m"},
+    "workload": {"dags": 1, "schedule": "5m"},
+    "faults": [
+        {"kind": "replication_lag", "region": "primary", "at": 0, "lag": 182},
+        {"kind": "network_partition", "region": "primary", "at": 1},
+    ],
+}
+
+
+def test_known_limit_partition_with_lagging_canary_gives_split_brain() -> None:
+    """Pins the documented limit, so a fix (or a change of behaviour) shows up here."""
+    trial = simulate(PARTITION_WITH_LAGGING_CANARY)
+    assert failed_over_during_primary_partition(events_of(trial))
+    assert trial.measures.spurious_failover
+    assert trial.measures.split_brain_s > 0
+
+
 def runs_done_twice_in_a_region(events: Sequence[Event]) -> list[tuple[str, str, str]]:
     """(region, dag_id, logical_date) that succeeded more than once in the same Region."""
     counts = Counter(
@@ -232,6 +272,13 @@ def runs_done_twice_in_a_region(events: Sequence[Event]) -> list[tuple[str, str,
 @example(BLIND_AND_LAGGING_HEALTHY_PRIMARY)
 def test_never_two_regions_scheduling_at_once(doc: dict[str, Any]) -> None:
     trial = simulate(doc)
+    # Known limit of hardened (reference_impl/guard.py): a primary cut off by a partition
+    # cannot read the active-Region record and keeps running; if the secondary fails over
+    # meanwhile (its canary looks stale, e.g. because replication lags by about the canary's
+    # max age: found by Hypothesis), both Regions schedule until the partition heals.
+    # Such examples are rejected here and pinned by
+    # test_known_limit_partition_with_lagging_canary_gives_split_brain.
+    assume(not failed_over_during_primary_partition(events_of(trial)))
     assert trial.measures.split_brain_s == 0.0, trial.measures
     assert runs_done_twice_in_a_region(events_of(trial)) == []
 

@@ -1,0 +1,158 @@
+"""The live acceptance drills (issue 6): catalog scenarios, run for real on this machine.
+
+Two Regions of emulated AWS (moto behind per-Region fault proxies), the MWAA-compatible API
+over real Airflow 3 on PostgreSQL, the DR logic of `reference_impl` (recovery workflow in the
+harness, DR DAG tasks inside Airflow), the workload's run ledger. Every number asserted here is
+measured from the drill's history. Scenarios are compressed TIME_SCALE times (a 3-hour
+scenario runs in 2 minutes); the acceptance criteria are about facts (recovered or not, with
+what reason; spurious or not; overlap or not), not about compressed targets.
+
+Needs scripts/install-airflow.sh: without it these tests FAIL (not skip).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.history import History
+from harness.live.drill import LiveDrill, LiveOutcome, LiveSettings, write_outputs
+from harness.report import exit_code
+from harness.scenario.catalog import catalog_dir
+from harness.scenario.load import load_scenario
+from harness.scenario.model import Profile
+from tests.integration.airflow_support import require_airflow
+
+pytestmark = [pytest.mark.live, pytest.mark.airflow]
+
+TIME_SCALE = 90.0
+
+
+@pytest.fixture(scope="module", autouse=True)
+def airflow_installed() -> None:
+    require_airflow()
+
+
+@pytest.fixture
+def report_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / "reports"
+
+
+def drill(name: str, report_dir: Path, profile: str | None = None) -> LiveOutcome:
+    scenario = load_scenario(catalog_dir() / f"{name}.yaml")
+    if profile is not None:
+        from dataclasses import replace
+
+        scenario = replace(scenario, profile=Profile(profile))
+    lines: list[str] = []
+    outcome = LiveDrill(scenario, LiveSettings(time_scale=TIME_SCALE), progress=lines.append).run()
+    # Kept for a failing test's output: what the drill said while it ran.
+    write_outputs(outcome, report_dir, f"{scenario.name}-{scenario.profile.value}")
+    print("\n".join(lines))
+    return outcome
+
+
+def trial(outcome: LiveOutcome) -> dict:  # type: ignore[type-arg]
+    (only,) = outcome.report["trials"]
+    return dict(only)
+
+
+def runs_finished_before_restored_backup(history: History, primary: str) -> set[tuple[str, str]]:
+    """Primary runs that ended before the restored backup was started: a restore of that backup
+    must carry every one of them."""
+    restores = [e for e in history if e.kind == "restore" and e["state"] == "completed"]
+    assert restores, "no completed restore in the history"
+    restored = str(restores[-1]["backup_id"])
+    started = [
+        e.t
+        for e in history
+        if e.kind == "backup" and e["backup_id"] == restored and e["state"] == "started"
+    ]
+    assert started, f"the restored backup {restored} was never started in the history"
+    return {
+        (str(e["dag_id"]), str(e["logical_date"]))
+        for e in history
+        if e.kind == "run"
+        and e["region"] == primary
+        and e["state"] == "success"
+        and e.t < started[0]
+    }
+
+
+def inventory(history: History, region: str) -> set[tuple[str, str]]:
+    found = [e for e in history if e.kind == "inventory" and e["region"] == region]
+    assert found, f"no inventory of {region}"
+    return {(str(d), str(date)) for d, date in found[-1]["runs"]}
+
+
+def assert_recovered_with_facts(outcome: LiveOutcome) -> None:
+    assert outcome.aborted is None, outcome.aborted
+    t = trial(outcome)
+    assert t["recovered"], t["reasons"]
+    for measure in ("rto_s", "rpo_s", "detection_s"):
+        assert t[measure] is not None and t[measure] > 0, (measure, t["reasons"])
+    assert t["spurious_failover"] is False
+    assert t["duplicate_runs"] == 0, t["reasons"]
+    history = outcome.history
+    drill_start = history.events[0]
+    before = runs_finished_before_restored_backup(history, drill_start["primary"])
+    missing = before - inventory(history, drill_start["secondary"])
+    assert not missing, f"runs finished before the restored backup but lost: {sorted(missing)}"
+    verified = [e for e in history if e.kind == "fault_verified"]
+    assert verified and all(e["landed"] for e in verified), verified
+
+
+def test_regional_outage_warm_standby_hardened_recovers(report_dir: Path) -> None:
+    outcome = drill("regional-outage-warm-standby", report_dir)
+    assert_recovered_with_facts(outcome)
+
+
+def test_regional_outage_backup_restore_hardened_recovers(report_dir: Path) -> None:
+    outcome = drill("regional-outage-backup-restore", report_dir)
+    assert_recovered_with_facts(outcome)
+    created = [
+        e
+        for e in outcome.history
+        if e.kind == "env_state" and e["region"] == "us-west-2" and e["state"] == "AVAILABLE"
+    ]
+    assert created, "backup and restore never created the secondary environment"
+
+
+@pytest.mark.parametrize(
+    ("profile", "spurious", "code"), [("seed", True, 1), ("hardened", False, 0)]
+)
+def test_cloudwatch_outage_with_a_healthy_primary(
+    report_dir: Path, profile: str, spurious: bool, code: int
+) -> None:
+    outcome = drill("cloudwatch-outage-warm-standby", report_dir, profile)
+    assert outcome.aborted is None, outcome.aborted
+    t = trial(outcome)
+    assert t["spurious_failover"] is spurious, t["reasons"]
+    assert exit_code(outcome.report) == code, outcome.report["reasons"]
+    verified = [e for e in outcome.history if e.kind == "fault_verified"]
+    assert verified and verified[0]["landed"], verified
+
+
+@pytest.mark.parametrize(("profile", "overlap"), [("seed", True), ("hardened", False)])
+def test_primary_returning_while_the_secondary_is_active(
+    report_dir: Path, profile: str, overlap: bool
+) -> None:
+    outcome = drill("primary-returns-while-secondary-active", report_dir, profile)
+    assert outcome.aborted is None, outcome.aborted
+    t = trial(outcome)
+    assert t["failover_triggered"], t["reasons"]
+    assert (t["split_brain_s"] > 0) is overlap, t
+    heals = [e for e in outcome.history if e.kind == "fault_off"]
+    assert heals, "the primary never came back"
+
+
+def test_failed_environment_creation_is_not_recovered_and_says_why(report_dir: Path) -> None:
+    outcome = drill("failed-environment-creation", report_dir)
+    assert outcome.aborted is None, outcome.aborted
+    t = trial(outcome)
+    assert t["recovered"] is False
+    assert t["verdict"] == "fail"
+    assert any("environment creation failed" in reason for reason in t["reasons"]), t["reasons"]
+    assert exit_code(outcome.report) == 1
