@@ -467,13 +467,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from harness.report import exit_code
 
     scenario = _load_scenario(args.file, args.profile)
-    if args.backend != "moto":
-        raise Unjudged(f"--backend {args.backend}: live drills run on moto only in this version")
     settings = LiveSettings(
         time_scale=args.time_scale,
         creation_delay_s=args.creation_delay,
         work_dir=args.work_dir,
         keep_work_dir=args.work_dir is not None,
+        emulator=args.backend,
     )
     try:
         drill = LiveDrill(scenario, settings, progress=_live_progress)

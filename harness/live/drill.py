@@ -14,8 +14,12 @@ Phases (each recorded as a `phase` event and printed as progress):
    rows: variables, a connection with its secret, the default pool). The workload is unpaused
    in the primary. Drill time 0 is the start of this phase; the scenario's times count from
    its end (`t_ready`).
-2. steady state: before the first fault, the workload must have run in the primary and a
-   backup must have reached the secondary; otherwise the drill stops, verdict unknown.
+2. steady state: before the first fault, the workload must have run in the primary, a backup
+   must have reached the secondary and the primary's heartbeat must be in its CloudWatch;
+   otherwise the drill stops, verdict unknown. Only then is the recovery workflow started (a
+   DR workflow is deployed on a system that runs; started with the primary, it would judge
+   a primary that has not published anything yet). Faults at time 0 are initial conditions:
+   switched on before this check.
 3. faults: each one switched on at its time and verified (`fault_verified`: the proof it
    landed), switched off at its end. The recovery workflow runs in a thread of the harness on
    the secondary's ports (as the post's Step Functions workflow runs outside Airflow); the DR
@@ -63,7 +67,7 @@ from harness.history import Event, History
 from harness.live import clock as live_clock
 from harness.live.airflow.install import find_installation
 from harness.live.clock import LiveClock
-from harness.live.drill_spec import SPEC_ENV, DrillSpec
+from harness.live.drill_spec import SPEC_ENV, DrillSpec, slot_date
 from harness.live.endpoints import LiveAws
 from harness.live.faults import Fault as ProxyFault
 from harness.live.journal import ledger_run_events, read_journal
@@ -71,6 +75,7 @@ from harness.live.mwaa.airflow_backend import AirflowBackend
 from harness.live.mwaa.faults import CreateFailureFaults
 from harness.live.mwaa.service import MwaaService
 from harness.live.mwaa_ports import LiveAirflow
+from harness.live.ports import LiveMetrics
 from harness.live.processes import ProcessRegistry
 from harness.live.replication import ReplicationArrival
 from harness.live.runner import ProcessThread, drive
@@ -116,6 +121,7 @@ class LiveSettings:
     provision_timeout_s: float = 300.0
     work_dir: Path | None = None  # default: a temp dir, removed at the end
     keep_work_dir: bool = False
+    emulator: str = "moto"  # or "localstack" (scripts/install-localstack.sh)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -124,6 +130,7 @@ class LiveSettings:
             "replication_lag_s": self.replication_lag_s,
             "heartbeat_interval_s": self.heartbeat_interval_s,
             "provision_timeout_s": self.provision_timeout_s,
+            "emulator": self.emulator,
         }
 
 
@@ -172,6 +179,14 @@ class LiveDrill:
         progress: Callable[[str], None] | None = None,
     ) -> None:
         check_supported(scenario)
+        if settings.emulator not in ("moto", "localstack"):
+            raise LiveDrillError(f"unknown backend {settings.emulator!r} (moto or localstack)")
+        if settings.emulator == "localstack":
+            from harness.live.localstack import installation_problem
+
+            problem = installation_problem()
+            if problem:
+                raise LiveDrillError(problem)
         self.original = scenario
         self.settings = settings
         self.scenario = compress_scenario(scenario, settings.time_scale)
@@ -302,6 +317,7 @@ class LiveDrill:
             work_dir=self.work / "aws",
             mwaa=service,
             fault_seed=self.scenario.seed,
+            emulator="localstack" if self.settings.emulator == "localstack" else "moto",
         )
         stack.enter_context(aws)
         stack.callback(self._heal_everything)
@@ -481,11 +497,17 @@ class LiveDrill:
             lambda: logic.recovery_workflow(secondary_ctx),
             self.stop,
             on_error=self._workflow_failed,
-        ).start()
+        )
         monitor = threading.Thread(target=self._monitor, name="drill-monitor", daemon=True)
         monitor.start()
-        self._phase("steady_state", "started")
         edges = self._edges()
+        # Faults that start with the drill (at 0) are its initial conditions: on before the
+        # steady-state check, which must then hold before the first fault that comes later.
+        initial = [edge for edge in edges if edge[0] <= self.t_ready]
+        edges = edges[len(initial) :]
+        for _, _, fault in initial:
+            self._fault_on(fault, clients)
+        self._phase("steady_state", "started")
         first = edges[0][0] if edges else self.end_t
         if not self._wait_steady(first):
             self.aborted = (
@@ -494,6 +516,10 @@ class LiveDrill:
             self._phase("steady_state", "failed", self._steady_detail())
             return
         self._phase("steady_state", "done", self._steady_detail())
+        # The recovery workflow is deployed on a system that runs: started once the primary
+        # is seen healthy, as in production, where it starts long after the primary did.
+        workflow.start()
+        self.recorder.record("note", message=f"recovery workflow started in {self.secondary}")
         self._phase("faults", "started", f"{len(self.faults.faults)} fault(s)")
         for t, switch_on, fault in edges:
             if not self._sleep_until(t):
@@ -506,7 +532,8 @@ class LiveDrill:
             return
         self._phase("faults", "done")
         self.stop.set()
-        workflow.join(15.0)
+        if workflow.thread.ident is not None:
+            workflow.join(15.0)
         monitor.join(5.0)
 
     def _workflow_failed(self, err: BaseException) -> None:
@@ -546,19 +573,35 @@ class LiveDrill:
         return f"runs {per_region}, decisions {len(decisions)}, backups arrived {self._arrivals}"
 
     # Steady state -----------------------------------------------------------------------------
-    def _steady_facts(self) -> tuple[bool, bool]:
+    def _steady_facts(self) -> tuple[bool, bool, bool]:
+        """(workload ran in the primary, a backup reached the secondary, the primary's
+        scheduler heartbeat is in its CloudWatch)."""
         assert self.spec is not None
         ran = any(
             e["region"] == self.primary and e["state"] == "success"
             for e in ledger_run_events(Path(self.spec.ledger_path))
         )
-        return ran, self._arrivals > 0
+        return ran, self._arrivals > 0, self._heartbeat_seen()
+
+    def _heartbeat_seen(self) -> bool:
+        aws = self.aws
+        if aws is None:
+            return False
+        metrics = LiveMetrics(
+            lambda name, region: aws.client(name, region, direct=True), self.primary, self.clock
+        )
+        try:
+            period = max(10.0, 3 * self.settings.heartbeat_interval_s)
+            return bool(metrics.scheduler_heartbeat(self.primary, self.env_name, period))
+        except PortError:
+            return False
 
     def _steady_detail(self) -> str:
-        ran, arrived = self._steady_facts()
+        ran, arrived, beating = self._steady_facts()
         return (
             f"workload ran in {self.primary}: {'yes' if ran else 'no'}; "
-            f"a backup reached {self.secondary}: {'yes' if arrived else 'no'}"
+            f"a backup reached {self.secondary}: {'yes' if arrived else 'no'}; "
+            f"heartbeats in {self.primary}'s CloudWatch: {'yes' if beating else 'no'}"
         )
 
     def _wait_steady(self, until: float) -> bool:
@@ -808,7 +851,13 @@ class LiveDrill:
                 assert self.service is not None
                 if self.service.status(self.secondary, self.env_name) == "AVAILABLE":
                     rows = airflow.export_table(self.secondary, self.env_name, "dag_run")
-                    runs = sorted([r["dag_id"], r["logical_date"]] for r in rows)
+                    assert self.spec is not None
+                    start, schedule = self.spec.workload_start_wall, self.spec.workload_schedule_s
+                    runs = sorted(
+                        [r["dag_id"], slot_date(str(r["logical_date"]), start, schedule)]
+                        for r in rows
+                        if r.get("state") == "success"
+                    )
                     self.recorder.record(
                         "inventory", t=end, region=self.secondary, runs=runs, changes=[]
                     )

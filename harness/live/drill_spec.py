@@ -11,8 +11,10 @@ loss of one: the ledger is how runs of a Region that went dark are still counted
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +91,22 @@ class DrillSpec:
     @classmethod
     def load(cls, path: Path) -> DrillSpec:
         return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def slot_date(logical_date: str, start_wall: float, schedule_s: float) -> str:
+    """The schedule slot of a workload run: its logical date rounded to the nearest instant of
+    the grid start + k * schedule (ISO 8601, UTC, milliseconds).
+
+    A run's identity across Regions is the slot of work it does ("the 10:05 load"), which the
+    simulator writes as the tick's date. Airflow does not keep a timedelta schedule on a fixed
+    grid: after a scheduler (re)start, and in each Region, it picks its own phase (seen live:
+    runs of one DAG at xx:32.62 before an outage, xx:06.01 after, on a 3.33 s schedule). Both
+    the ledger and the inventory name runs by their slot, so the same work done in two Regions
+    has the same key, and a restored run keeps the key of the primary run it came from.
+    """
+    moment = datetime.fromisoformat(logical_date.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    tick = math.floor((moment.timestamp() - start_wall) / schedule_s + 0.5)
+    millis = round((start_wall + tick * schedule_s) * 1000)
+    return datetime.fromtimestamp(millis / 1000, tz=UTC).isoformat(timespec="milliseconds")

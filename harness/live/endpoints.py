@@ -10,8 +10,11 @@
 It starts one moto server (every Region's state, in its own process group), one fault proxy
 per Region (so `endpoint_url(region)` is that Region's endpoint for every service), the
 fault control API (`control_url`, for faults driven from another process) and the S3
-replicator, all on loopback. Leaving the block (normally, by an exception or by Ctrl-C)
-stops everything, in well under 10 s.
+replicator, all on loopback. `emulator="localstack"` starts LocalStack instead of moto
+(`harness.live.localstack`), `"localstack-docker"` its container (needs a Docker engine,
+`harness.live.docker_backend`); `emulator_url=` uses an emulator the user runs (loopback only).
+Leaving the block (normally, by an exception or by Ctrl-C) stops everything, in well under
+10 s.
 
 Clients get dummy credentials, a loopback endpoint, no HTTP proxy from the environment, and
 `Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout, read_timeout)`,
@@ -25,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 import boto3
 from botocore.client import BaseClient
@@ -35,6 +38,7 @@ from harness.live import safety
 from harness.live.clock import LiveClock
 from harness.live.fault_proxy import ControlServer, RegionProxy, Upstream
 from harness.live.faults import FaultController, FaultListener
+from harness.live.localstack import Emulator, EmulatorKind, ExistingEmulator, LocalStackServer
 from harness.live.moto_server import MotoServer
 from harness.live.mwaa.service import MwaaService
 from harness.live.mwaa_api import RegionalMwaaApi
@@ -90,10 +94,17 @@ class LiveAws:
         host: str = LOOPBACK,
         start_replicator: bool = True,
         mwaa: MwaaService | None = None,
+        emulator: EmulatorKind = "moto",
+        emulator_url: str | None = None,
     ) -> None:
         if len(set(regions)) != len(regions) or not regions:
             raise ValueError(f"regions must be distinct and non-empty, got {list(regions)}")
-        safety.check_environment([f"http://{host}"], allow_real_credentials=allow_real_credentials)
+        if emulator not in get_args(EmulatorKind):
+            raise ValueError(f"emulator must be one of {get_args(EmulatorKind)}, got {emulator!r}")
+        safety.check_environment(
+            [f"http://{host}", *([emulator_url] if emulator_url else [])],
+            allow_real_credentials=allow_real_credentials,
+        )
         self.regions = tuple(regions)
         self.host = host
         self.now = now or LiveClock().now
@@ -112,7 +123,12 @@ class LiveAws:
         self._on_replication = on_replication
         self._mwaa_service = mwaa
         self.mwaa_api: RegionalMwaaApi | None = None
+        # The emulator: started by us (moto or localstack), or the user's at emulator_url.
+        self.emulator: EmulatorKind = emulator
+        self._given_emulator_url = emulator_url
+        self._emulator: Emulator | None = None
         self.moto: MotoServer | None = None
+        self.localstack: LocalStackServer | None = None
         self.proxies: dict[str, RegionProxy] = {}
         self.control: ControlServer | None = None
         self._replicator: Replicator | None = None
@@ -131,10 +147,8 @@ class LiveAws:
             if self._work_dir is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="mwaa-drill-aws-")
                 self._work_dir = Path(self._tmp.name)
-            self.moto = MotoServer(
-                self._registry, host=self.host, log_path=self._work_dir / "moto_server.log"
-            ).start()
-            upstream = Upstream(self.host, self.moto.port or 0)
+            self._emulator = self._start_emulator(self._work_dir)
+            upstream = Upstream.from_url(self._emulator.url)
             if self._mwaa_service is not None:
                 self.mwaa_api = RegionalMwaaApi(self._mwaa_service, self.regions, host=self.host)
                 safety.check_endpoints(list(self.mwaa_api.endpoint_urls().values()))
@@ -146,11 +160,11 @@ class LiveAws:
                 self.proxies[region] = RegionProxy(
                     region, upstream, self.faults, host=self.host, routes=routes
                 ).start()
-            safety.check_endpoints([p.url for p in self.proxies.values()] + [self.moto.url])
+            safety.check_endpoints([p.url for p in self.proxies.values()] + [self._emulator.url])
             if self._control_api:
                 self.control = ControlServer(self.faults, host=self.host).start()
             self._replicator = Replicator(
-                self.moto.url,
+                self._emulator.url,
                 now=self.now,
                 lag_s=self._replication_lag,
                 poll_interval_s=self._replication_poll_s,
@@ -162,6 +176,27 @@ class LiveAws:
             self.close()
             raise
         return self
+
+    def _start_emulator(self, work_dir: Path) -> Emulator:
+        """The user's emulator at emulator_url (checked, not started), else ours."""
+        if self._given_emulator_url is not None:
+            return ExistingEmulator(self._given_emulator_url, kind=self.emulator).start()
+        if self.emulator == "localstack":
+            self.localstack = LocalStackServer(
+                self._registry,
+                host=self.host,
+                data_dir=work_dir / "localstack",
+                log_path=work_dir / "localstack.log",
+            ).start()
+            return self.localstack
+        if self.emulator == "localstack-docker":
+            from harness.live.docker_backend import LocalStackContainer  # the optional extra
+
+            return LocalStackContainer(host=self.host).start()
+        self.moto = MotoServer(
+            self._registry, host=self.host, log_path=work_dir / "moto_server.log"
+        ).start()
+        return self.moto
 
     def close(self) -> None:
         """Stop the replicator, the control API, the proxies, the MWAA API and the emulator.
@@ -176,8 +211,8 @@ class LiveAws:
         if self.mwaa_api is not None:
             self.mwaa_api.stop(timeout_s=5.0)
             self.mwaa_api = None
-        if self.moto is not None:
-            self.moto.stop()
+        if self._emulator is not None:
+            self._emulator.stop()
         if self._owns_registry:
             self._registry.close()
         if self._tmp is not None:
@@ -209,9 +244,9 @@ class LiveAws:
     @property
     def emulator_url(self) -> str:
         """The emulator itself, behind no fault (AWS-internal traffic such as replication)."""
-        if self.moto is None:
+        if self._emulator is None:
             raise RuntimeError("LiveAws is not started")
-        return self.moto.url
+        return self._emulator.url
 
     @property
     def control_url(self) -> str | None:

@@ -49,8 +49,15 @@ DRIFT RISKS (where this differs from the simulator's `harness.sim.airflow.Airflo
   runs Airflow ran itself are its own start/end on the drill clock. logical_date is ISO 8601
   in UTC as Python's isoformat writes it (Airflow's "Z" normalized to "+00:00").
 - task_instance rows only exist with their DAG run (Airflow creates them with the run);
-  importing a task_instance whose run is absent fails (PortError "NotFound"); importing one
-  that exists with "fail" fails the batch only if the TI already has a finished state.
+  importing a task_instance whose run is absent is a foreign-key violation: "fail" fails the
+  whole batch (ImportResult failed), "skip" leaves it out (skipped). The simulator does not
+  check that key: a torn backup's orphan task rows import there. Importing one that exists
+  with "fail" fails the batch only if the TI already has a finished state.
+- Setting a restored run's state makes Airflow mark its task instances "skipped"; an import
+  treats those of runs restored by this port (ORIGIN_KEY in conf) as not there yet, so the
+  task_instance rows of a backup still import after its dag_run rows, as in the simulator.
+- task_instance exports hold the task instances of finished runs only (as the simulator,
+  which writes a run's task rows with the run).
 - clear_tables: default_pool cannot be deleted in Airflow and is kept; dag_run and
   task_instance are cleared by deleting every run of the workload DAGs (task instances go
   with their runs), so clearing either clears both.
@@ -346,6 +353,14 @@ class LiveAirflow:
             return [self._run_row(region, run) for run in runs if run.get("logical_date")]
         if not self.workload_dags:
             return []
+        # Task instances of finished runs only: Airflow marks a task done seconds before its
+        # run, and a task row without its run cannot be restored (in the simulator a run's
+        # task rows are written with the run). Runs are listed first: a run that finishes
+        # between the two reads has its tasks left out, never the other way round.
+        finished = {
+            (run.get("dag_id"), run.get("dag_run_id"))
+            for run in self._runs(region, environment, FINISHED_RUN_STATES)
+        }
         body = {"dag_ids": list(self.workload_dags), "state": list(FINISHED_TI_STATES)}
         items = self._post_pages(
             region, environment, "/dags/~/dagRuns/~/taskInstances/list", "task_instances", body
@@ -358,6 +373,7 @@ class LiveAirflow:
                 "state": item.get("state"),
             }
             for item in items
+            if (item.get("dag_id"), item.get("dag_run_id")) in finished
         ]
 
     @staticmethod
@@ -516,20 +532,36 @@ class LiveAirflow:
             for run in self._runs(region, environment)
         }
         targets: list[tuple[str, Mapping[str, Any]]] = []
+        restored_paths: set[str] = set()
+        orphans = 0
         for row in rows:
             run = runs.get((row["dag_id"], normalize_date(row["logical_date"])))
             if run is None:
-                raise PortError(NOT_FOUND, f"no run of {row['dag_id']} at {row['logical_date']}")
-            targets.append((f"/dags/{row['dag_id']}/dagRuns/{run['dag_run_id']}", row))
+                # A task row whose run is not there: a foreign-key violation. COPY ("fail")
+                # fails the batch; "skip" leaves the row out, as it leaves existing ones.
+                if on_conflict == "fail":
+                    return ImportResult(inserted=0, skipped=0, failed=len(rows))
+                orphans += 1
+                continue
+            path = f"/dags/{row['dag_id']}/dagRuns/{run['dag_run_id']}"
+            conf = run.get("conf")
+            if isinstance(conf, Mapping) and ORIGIN_KEY in conf:
+                restored_paths.add(path)
+            targets.append((path, row))
         finished: list[bool] = []
         for path, row in targets:
             current = self._rest(
                 region, environment, "GET", f"{path}/taskInstances/{row['task_id']}"
             )
-            finished.append((current or {}).get("state") in FINISHED_TI_STATES)
+            state = (current or {}).get("state")
+            # A run restored by this port got its state set, and Airflow then marked its
+            # unfinished task instances "skipped": placeholders until their rows come (in the
+            # simulator a restored run has no task rows until they are imported).
+            placeholder = state == "skipped" and path in restored_paths
+            finished.append(state in FINISHED_TI_STATES and not placeholder)
         if on_conflict == "fail" and any(finished):
             return ImportResult(inserted=0, skipped=0, failed=len(rows))
-        inserted = skipped = 0
+        inserted, skipped = 0, orphans
         for (path, row), done in zip(targets, finished, strict=True):
             if done:
                 skipped += 1

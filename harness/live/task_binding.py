@@ -30,7 +30,7 @@ from botocore.config import Config
 
 from harness.live import safety
 from harness.live.clock import LiveClock
-from harness.live.drill_spec import REGION_ENV, SPEC_ENV, DrillSpec
+from harness.live.drill_spec import REGION_ENV, SPEC_ENV, DrillSpec, slot_date
 from harness.live.journal import FileJournal, append_line
 from harness.live.mwaa_ports import LiveAirflow, LiveMwaa
 from harness.live.ports import ClientFactory, LiveMetrics, LiveObjectStore
@@ -134,6 +134,16 @@ def workload() -> tuple[tuple[str, ...], float]:
     """(workload DAG ids, schedule interval in seconds)."""
     drill = spec()
     return drill.topology.workload_dags, drill.workload_schedule_s
+
+
+def run_key(logical_date: datetime) -> str:
+    """The run's schedule slot (see `drill_spec.slot_date`): its name in the ledger."""
+    drill = spec()
+    return slot_date(
+        logical_date.astimezone(UTC).isoformat(),
+        drill.workload_start_wall,
+        drill.workload_schedule_s,
+    )
 
 
 def drill_time(moment: datetime) -> float:

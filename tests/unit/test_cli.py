@@ -127,12 +127,18 @@ def test_live_drill_with_a_fault_kind_not_injectable_live_exits_3_before_startin
     assert not list(tmp_path.iterdir())  # nothing started, nothing written
 
 
-def test_live_drill_on_another_backend_exits_3(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+def test_live_drill_on_localstack_without_localstack_exits_3_with_the_fix(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import harness.live.localstack as localstack
+
+    monkeypatch.setattr(
+        localstack, "installation_problem", lambda venv=None: "LocalStack is not installed; run X"
+    )
     args = ["run", str(CATALOG[0]), "--backend", "localstack", "--report-dir", str(tmp_path)]
     assert main(args) == 3
-    assert "localstack" in capsys.readouterr().err
+    assert "LocalStack is not installed; run X" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("scale", ["0", "-1", "x", "inf"])

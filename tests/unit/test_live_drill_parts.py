@@ -247,3 +247,18 @@ def test_create_parameters_match_the_mwaa_api_model() -> None:
         "DagS3Path": "dags",
         "LoggingConfiguration": {"TaskLogs": {"Enabled": True, "LogLevel": "INFO"}},
     }
+
+
+# Run keys ------------------------------------------------------------------------------------
+def test_runs_of_one_slot_get_one_key_whatever_phase_airflow_picked() -> None:
+    from harness.live.drill_spec import slot_date
+
+    start, schedule = 1_764_000_000.0, 10 / 3  # a 3.33 s schedule, as at 90x
+    on_grid = slot_date("2025-11-24T16:00:10.000000+00:00", start, schedule)
+    assert on_grid == "2025-11-24T16:00:10.000+00:00"
+    # the same slot, as another Region's scheduler (or a restarted one) dated it
+    assert slot_date("2025-11-24T16:00:10.060000Z", start, schedule) == on_grid
+    assert slot_date("2025-11-24T16:00:09.000000+00:00", start, schedule) == on_grid
+    # the next slot is another key
+    assert slot_date("2025-11-24T16:00:13.400000+00:00", start, schedule) != on_grid
+    assert slot_date("2025-11-24T16:00:10", start, schedule) == on_grid  # naive = UTC

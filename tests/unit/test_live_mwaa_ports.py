@@ -241,3 +241,81 @@ def test_normalize_date() -> None:
     assert normalize_date("2024-01-01T00:05:00Z") == "2024-01-01T00:05:00+00:00"
     assert normalize_date("2024-01-01T00:05:00+00:00") == "2024-01-01T00:05:00+00:00"
     assert normalize_date(None) is None
+
+
+class RunsRest:
+    """invoke_rest_api with runs and task instances of workload DAG `w` (Airflow 3 shapes)."""
+
+    def __init__(self) -> None:
+        date = "2026-01-01T00:00:00Z"
+        self.runs = [
+            {"dag_id": "w", "dag_run_id": "done", "logical_date": date, "state": "success"},
+            {
+                "dag_id": "w",
+                "dag_run_id": "busy",
+                "logical_date": "2026-01-01T00:05:00Z",
+                "state": "running",
+            },
+        ]
+        # the busy run's task already succeeded: Airflow marks the run seconds later
+        self.tis = [
+            {
+                "dag_id": "w",
+                "dag_run_id": r["dag_run_id"],
+                "logical_date": r["logical_date"],
+                "task_id": "work",
+                "state": "success",
+            }
+            for r in self.runs
+        ]
+        self.patched: list[str] = []
+
+    def invoke_rest_api(self, **kwargs: Any) -> dict[str, Any]:
+        method, path, body = kwargs["Method"], kwargs["Path"], kwargs.get("Body") or {}
+        if path == "/dags/~/dagRuns/list":
+            states = body.get("states")
+            runs = [r for r in self.runs if not states or r["state"] in states]
+            return {"RestApiStatusCode": 200, "RestApiResponse": {"dag_runs": runs}}
+        if path == "/dags/~/dagRuns/~/taskInstances/list":
+            return {"RestApiStatusCode": 200, "RestApiResponse": {"task_instances": self.tis}}
+        if method == "GET" and "/taskInstances/" in path:
+            return {"RestApiStatusCode": 200, "RestApiResponse": {"state": None}}
+        if method == "PATCH":
+            self.patched.append(path)
+            return {"RestApiStatusCode": 200, "RestApiResponse": {}}
+        raise AssertionError(f"unexpected {method} {path}")
+
+
+def test_task_instances_are_exported_with_their_finished_run_only() -> None:
+    rest = RunsRest()
+    airflow = LiveAirflow(lambda service, region: rest, WEST, LiveClock(), ["w"])
+    rows = airflow.export_table(EAST, "e", "task_instance")
+    assert rows == [
+        {
+            "dag_id": "w",
+            "logical_date": "2026-01-01T00:00:00+00:00",
+            "task_id": "work",
+            "state": "success",
+        }
+    ]
+
+
+def test_a_task_row_without_its_run_fails_a_copy_and_is_skipped_otherwise() -> None:
+    rest = RunsRest()
+    airflow = LiveAirflow(lambda service, region: rest, WEST, LiveClock(), ["w"])
+    orphan = {
+        "dag_id": "w",
+        "logical_date": "2030-01-01T00:00:00+00:00",
+        "task_id": "work",
+        "state": "success",
+    }
+    known = {
+        "dag_id": "w",
+        "logical_date": "2026-01-01T00:00:00+00:00",
+        "task_id": "work",
+        "state": "success",
+    }
+    failed = airflow.import_rows(EAST, "e", "task_instance", [known, orphan], on_conflict="fail")
+    assert failed == ImportResult(inserted=0, skipped=0, failed=2) and rest.patched == []
+    skipped = airflow.import_rows(EAST, "e", "task_instance", [known, orphan], on_conflict="skip")
+    assert skipped == ImportResult(inserted=1, skipped=1, failed=0) and len(rest.patched) == 1
