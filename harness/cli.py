@@ -139,6 +139,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("file", metavar="FILE", type=Path)
     run.add_argument("--backend", choices=["moto", "localstack"], default="moto")
+    run.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="stream the drill's history to stderr as it happens, one line per event",
+    )
     run.add_argument("--report-dir", type=Path, default=Path("reports"), metavar="DIR")
     run.add_argument(
         "--time-scale",
@@ -444,8 +450,46 @@ def _calibration(path: Path | None) -> Calibration:
         raise UsageError(str(err)) from None
 
 
-def _progress_printer(trials: int) -> Callable[[int, int], None] | None:
-    """A line on stderr about every 10% of a long campaign; nothing for a short one."""
+def _progress_kind(stream: Any) -> Literal["bar", "lines"]:
+    """How `simulate` shows its progress on `stream`: a bar redrawn in place on a terminal,
+    plain lines otherwise (CI logs, files, pipes). Neither rich nor tqdm is a dependency: the
+    bar is a `\r` counter of its own."""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return "bar" if callable(isatty) and bool(isatty()) else "lines"
+    except (OSError, ValueError):  # a closed or detached stream
+        return "lines"
+
+
+def _progress_bar(stream: Any, width: int = 30) -> Callable[[int, int], None]:
+    """`simulate: [#######.......]  412/1000 trials  41%`, redrawn in place with `\r` when the
+    whole percent changes (at most ~100 writes, whatever the trials); a newline at the end."""
+    shown = [-1]
+
+    def show(done: int, total: int) -> None:
+        total = max(total, 1)
+        done = min(max(done, 0), total)
+        percent = done * 100 // total
+        if percent == shown[0] and done != total:
+            return
+        shown[0] = percent
+        filled = done * width // total
+        bar = "#" * filled + "." * (width - filled)
+        end = "\n" if done == total else ""
+        stream.write(
+            f"\rsimulate: [{bar}] {done:>{len(str(total))}}/{total} trials {percent:3d}%{end}"
+        )
+        stream.flush()
+
+    return show
+
+
+def _progress_printer(trials: int, stream: Any = None) -> Callable[[int, int], None] | None:
+    """On a terminal, a progress bar; otherwise a line on stderr about every 10% of a long
+    campaign, and nothing for a short one."""
+    stream = sys.stderr if stream is None else stream
+    if _progress_kind(stream) == "bar":
+        return _progress_bar(stream)
     if trials < 100:
         return None
     step = max(1, trials // 10)
@@ -453,7 +497,7 @@ def _progress_printer(trials: int) -> Callable[[int, int], None] | None:
 
     def show(done: int, total: int) -> None:
         if done >= next_line[0] or done == total:
-            print(f"simulate: {done} of {total} trials", file=sys.stderr)
+            print(f"simulate: {done} of {total} trials", file=stream)
             next_line[0] = (done // step + 1) * step
 
     return show
@@ -475,7 +519,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         emulator=args.backend,
     )
     try:
-        drill = LiveDrill(scenario, settings, progress=_live_progress)
+        drill = LiveDrill(
+            scenario,
+            settings,
+            progress=_live_progress,
+            on_event=_live_event if args.verbose else None,
+        )
     except LiveDrillError as err:
         raise Unjudged(str(err)) from None
     with _sigterm_as_interrupt():
@@ -497,6 +546,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _live_progress(line: str) -> None:
     print(f"mwaa-drill run: {line}", file=sys.stderr, flush=True)
+
+
+def _live_event(line: str) -> None:
+    print(f"mwaa-drill run: event {line}", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager

@@ -66,6 +66,7 @@ def describe_plan(
     lines += _settings(original, scale)
     lines += ["", "Objectives"]
     lines += _objectives(scenario) or ["  (none set: every completed trial passes)"]
+    lines += ["", "Stop conditions", _stop(original, mode, scale)]
     lines += ["", f"What `{mode}` would do"]
     if mode == "simulate":
         steps = _simulate_steps(scenario, trials if trials is not None else scenario.trials, seed)
@@ -222,6 +223,24 @@ def _objectives(scenario: Scenario) -> list[str]:
         if value is not None:
             lines.append(f"  {name}: ≤ {value} in any trial")
     return lines
+
+
+def _stop(scenario: Scenario, mode: PlanMode, scale: float) -> str:
+    """One line: the scenario's `stop:` and whether this command acts on it."""
+    stop = scenario.stop
+    parts = []
+    if stop.on_objective_lost:
+        parts.append("abort as soon as an objective is already lost")
+    if stop.max_duration is not None:
+        cap = f"abort after {format_duration(stop.max_duration)} of scenario time"
+        if scale != 1.0:
+            cap += f" ({format_duration(stop.max_duration / scale)} at {scale:g}x)"
+        parts.append(cap)
+    if not parts:
+        return "  (none: the drill runs to its end)"
+    if mode == "simulate":
+        return f"  ignored by the simulator (live drills only): {'; '.join(parts)}"
+    return f"  {'; '.join(parts)} (checked every 2 s; faults healed, report written)"
 
 
 def _simulate_steps(scenario: Scenario, trials: int, seed: int) -> list[str]:

@@ -28,6 +28,12 @@ Phases (each recorded as a `phase` event and printed as progress):
    the report written; everything is torn down on every path (also Ctrl-C and errors), and
    what was measured until then is still written.
 
+Stop conditions (the scenario's `stop:`): while waiting between faults the drill looks every
+2 s at the history so far; with `on_objective_lost` it aborts as soon as an objective is
+already broken (`harness.live.stop.objective_lost`), with `max_duration` once that much
+scenario time (compressed) has passed since t_ready. `aborted` says which ("stop condition:
+..."); faults are healed, everything torn down and the report written as on any abort.
+
 Region faults, live:
 - region_outage: the Region's proxy becomes unreachable (refused or hanging, as the scenario
   says) and its environments' schedulers are KILLED with their running tasks; API server and
@@ -43,8 +49,11 @@ Region faults, live:
 - cloudwatch_metric_delay: heartbeats produced in the window are delivered `delay` late.
 - replication_lag / replication_stall: the harness's replicator.
 - create_environment_failure: the MWAA API's injected CreateEnvironment failure.
-- restore_failure, network_partition: not supported live yet; such a scenario is refused
-  before anything starts (exit 3), never run with the fault silently missing.
+- restore_failure: restore attempts into the Region's environments fail part-way with the
+  fault's probability (the MWAA API answers 500 to their metadata writes:
+  `harness.live.mwaa.restore_faults`).
+- network_partition: not supported live yet; such a scenario is refused before anything
+  starts (exit 3), never run with the fault silently missing.
 """
 
 from __future__ import annotations
@@ -63,6 +72,7 @@ from typing import Any
 import harness
 import reference_impl
 from harness.checkers import measure_trial
+from harness.durations import format_duration
 from harness.history import Event, History
 from harness.live import clock as live_clock
 from harness.live.airflow.install import find_installation
@@ -73,12 +83,14 @@ from harness.live.faults import Fault as ProxyFault
 from harness.live.journal import ledger_run_events, read_journal
 from harness.live.mwaa.airflow_backend import AirflowBackend
 from harness.live.mwaa.faults import CreateFailureFaults
+from harness.live.mwaa.restore_faults import RestoreFailureFaults
 from harness.live.mwaa.service import MwaaService
 from harness.live.mwaa_ports import LiveAirflow
 from harness.live.ports import LiveMetrics
 from harness.live.processes import ProcessRegistry
 from harness.live.replication import ReplicationArrival
 from harness.live.runner import ProcessThread, drive
+from harness.live.stop import EventTail, event_line, objective_lost
 from harness.live.task_binding import client_factory, context_for
 from harness.live.time_scale import compress_config, compress_scenario, settings_table
 from harness.report import TrialResult, build_report
@@ -88,9 +100,20 @@ from harness.sim.faults import FaultSchedule, ScheduledFault
 from harness.sim.world import reference_logic, scenario_config, scenario_topology
 from reference_impl.ports import PortError
 
-REPO_FILES = Path(__file__).resolve().parents[2]
-DR_DAG_FILE = Path(reference_impl.__file__).parent / "airflow_dags" / "mwaa_dr.py"
-WORKLOAD_DAG_FILE = REPO_FILES / "fixtures" / "dags" / "workload_dags.py"
+DR_DAG_FILE = Path(str(reference_impl.__file__)).parent / "airflow_dags" / "mwaa_dr.py"
+
+
+def workload_dag_file() -> Path:
+    """fixtures/dags/workload_dags.py of the checkout, else the copy inside the installed
+    package (the wheel force-includes fixtures/dags as harness/_workload)."""
+    package = Path(__file__).resolve().parents[1]  # harness/
+    checkout = package.parent / "fixtures" / "dags" / "workload_dags.py"
+    if checkout.is_file():
+        return checkout
+    return package / "_workload" / "workload_dags.py"
+
+
+WORKLOAD_DAG_FILE = workload_dag_file()
 BINDING = "harness.live.task_binding"
 DAG_PREFIX = "dags"
 
@@ -104,8 +127,15 @@ SUPPORTED_LIVE = frozenset(
         FaultKind.REPLICATION_LAG,
         FaultKind.REPLICATION_STALL,
         FaultKind.CREATE_ENVIRONMENT_FAILURE,
+        FaultKind.RESTORE_FAILURE,
     }
 )
+
+
+STATUS_EVERY_S = 30.0  # a status line while waiting
+STOP_CHECK_S = 2.0  # how often the stop conditions are looked at, when the scenario has some
+SETTLE_S = 2.0  # a run may reach the ledger this long after it ended
+STREAM_MAX_LINES = 500  # most event lines of one look at the history (`run -v`)
 
 
 class LiveDrillError(RuntimeError):
@@ -177,7 +207,10 @@ class LiveDrill:
         settings: LiveSettings = LiveSettings(),
         *,
         progress: Callable[[str], None] | None = None,
+        on_event: Callable[[str], None] | None = None,
     ) -> None:
+        """`progress` gets the drill's progress lines; `on_event`, when given, one compact
+        line per history event as it happens (`mwaa-drill run -v`)."""
         check_supported(scenario)
         if settings.emulator not in ("moto", "localstack"):
             raise LiveDrillError(f"unknown backend {settings.emulator!r} (moto or localstack)")
@@ -196,6 +229,9 @@ class LiveDrill:
         self.regions = (self.primary, self.secondary)
         self.env_name = self.topology.environment
         self.progress = progress or (lambda _line: None)
+        self.on_event = on_event
+        self._tail = EventTail()
+        self._tail_lock = threading.Lock()
         self.clock = LiveClock()
         self.recorder = _Recorder(self.clock)
         self.stop = threading.Event()
@@ -244,6 +280,8 @@ class LiveDrill:
                     self.stop.set()
                     self._finish()
                 self._say("teardown: stopping every process of the drill")
+            with contextlib.suppress(Exception):
+                self._stream_events()  # what happened since the monitor's last look
             return self._outcome()
         finally:
             if tmp is not None and not self.settings.keep_work_dir:
@@ -301,6 +339,7 @@ class LiveDrill:
             clock=self.clock,
             on_state=self._on_env_state,
             failures=CreateFailureFaults(seed=self.scenario.seed),
+            restore_failures=RestoreFailureFaults(seed=self.scenario.seed),
             create_delay_s=self.settings.creation_delay_s,
             seed=self.scenario.seed,
             health_interval_s=2.0,
@@ -553,15 +592,77 @@ class LiveDrill:
         return edges
 
     def _sleep_until(self, t: float) -> bool:
-        """Wait for drill time t, printing a heartbeat line every 30 s; False if stopped."""
+        """Wait for drill time t, printing a heartbeat line every 30 s; False if stopped,
+        also by a stop condition of the scenario (then `aborted` says which)."""
+        watching = self.original.stop.on_objective_lost or self._cap() is not None
+        step = STOP_CHECK_S if watching else STATUS_EVERY_S
+        next_status = self.clock.now() + STATUS_EVERY_S
         while True:
-            left = t - self.clock.now()
+            now = self.clock.now()
+            left = t - now
             if left <= 0:
                 return True
-            if self.stop.wait(min(left, 30.0)):
+            if self.stop.wait(min(left, step)):
                 return False
-            if t - self.clock.now() > 1.0:
+            if self.clock.now() >= t:
+                return True  # on time: what is due at t happens first, the check comes next
+            reason = self._stop_condition() if watching else None
+            if reason is not None:
+                self.aborted = f"stop condition: {reason}"
+                self._say(f"aborted: {self.aborted}; healing every fault, tearing down")
+                return False
+            now = self.clock.now()
+            if now >= next_status and t - now > 1.0:
                 self._say(self._status_line())
+                next_status = now + STATUS_EVERY_S
+
+    def _cap(self) -> float | None:
+        """The drill time at which `stop.max_duration` cuts the drill short, or None (also when
+        the cap is the drill's own end: then the drill just ends)."""
+        cap = self.original.stop.max_duration
+        if cap is None or cap >= self.original.duration or self.t_ready is None:
+            return None
+        return self.t_ready + cap / self.settings.time_scale
+
+    def _stop_condition(self) -> str | None:
+        """Why the scenario's stop conditions end the drill now, or None."""
+        now = self.clock.now()
+        cap = self._cap()
+        if cap is not None and now >= cap:
+            max_duration = self.original.stop.max_duration
+            assert max_duration is not None
+            return (
+                f"max_duration reached ({format_duration(max_duration)} of scenario time, "
+                f"{cap - (self.t_ready or 0.0):.0f} s at time scale "
+                f"{self.settings.time_scale:g}x)"
+            )
+        if not self.original.stop.on_objective_lost:
+            return None
+        return objective_lost(self.scenario, self._events_so_far(), now, settle_s=SETTLE_S)
+
+    def _events_so_far(self) -> list[Event]:
+        """The history as it stands: the harness's events, the journal and the ledger."""
+        events = self.recorder.snapshot()
+        if self.spec is not None:
+            events += read_journal(Path(self.spec.journal_path))
+            events += ledger_run_events(Path(self.spec.ledger_path))
+        return events
+
+    def _stream_events(self) -> None:
+        """`run -v`: one line per event not streamed yet (bounded per call; never raises)."""
+        if self.on_event is None:
+            return
+        with self._tail_lock:
+            sources: dict[str, Sequence[Event]] = {"harness": self.recorder.snapshot()}
+            if self.spec is not None:
+                with contextlib.suppress(OSError):
+                    sources["journal"] = read_journal(Path(self.spec.journal_path))
+                    sources["ledger"] = ledger_run_events(Path(self.spec.ledger_path))
+            fresh = self._tail.new(sources)
+            for event in fresh[:STREAM_MAX_LINES]:
+                self.on_event(event_line(event))
+            if len(fresh) > STREAM_MAX_LINES:
+                self.on_event(f"... {len(fresh) - STREAM_MAX_LINES} more event(s) not shown")
 
     def _status_line(self) -> str:
         if self.spec is None:
@@ -651,7 +752,8 @@ class LiveDrill:
 
     def _monitor(self) -> None:
         """Every second: which Region schedules the workload (a `scheduling` event on every
-        change). Bounded by the drill's stop event."""
+        change), and with `run -v` the events not streamed yet. Bounded by the drill's stop
+        event."""
         state = dict.fromkeys(self.regions, False)
         while not self.stop.wait(1.0):
             for region in self.regions:
@@ -659,6 +761,8 @@ class LiveDrill:
                 if active != state[region]:
                     state[region] = active
                     self.recorder.record("scheduling", region=region, active=active)
+            with contextlib.suppress(Exception):  # a print must not stop the monitor
+                self._stream_events()
 
     # Faults -----------------------------------------------------------------------------------
     def _fault_on(self, fault: ScheduledFault, clients: Any) -> None:
@@ -718,6 +822,14 @@ class LiveDrill:
 
             def heal() -> None:
                 failures.clear(failure_id)
+
+        elif kind == FaultKind.RESTORE_FAILURE:
+            restores = self.service.restore_failures
+            assert restores is not None
+            restore_id = restores.switch_on(region, float(fault.params.get("probability", 1.0)))
+
+            def heal() -> None:
+                restores.clear(restore_id)
 
         else:  # refused in check_supported
             raise LiveDrillError(f"fault kind {kind.value} is not supported live")

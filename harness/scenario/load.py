@@ -30,6 +30,7 @@ from harness.scenario.model import (
     Profile,
     Regions,
     Scenario,
+    StopConditions,
     Strategy,
     Uniform,
     Varying,
@@ -60,6 +61,7 @@ _TOP_KEYS = (
     "workload",
     "faults",
     "objectives",
+    "stop",
 )
 _REGIONS_KEYS = ("primary", "secondary")
 _BACKUP_KEYS = ("interval",)
@@ -81,6 +83,7 @@ _OBJECTIVES_KEYS = (
     "max_torn_restores",
 )
 _OBJECTIVE_KEYS = ("target", "percentile")
+_STOP_KEYS = ("on_objective_lost", "max_duration")
 _KINDS = tuple(kind.value for kind in FaultKind)
 _STRATEGIES = tuple(strategy.value for strategy in Strategy)
 _PROFILES = tuple(profile.value for profile in Profile)
@@ -514,6 +517,7 @@ def _scenario(check: _Checker, doc: object) -> Scenario | None:
     workload = _workload(check, doc.get("workload"))
     faults = _faults(check, doc.get("faults"), regions, duration_value)
     objectives = _objectives(check, doc.get("objectives"))
+    stop = _stop(check, doc.get("stop"), duration_value)
 
     if (
         check.errors
@@ -530,6 +534,7 @@ def _scenario(check: _Checker, doc: object) -> Scenario | None:
         or workload is None
         or faults is None
         or objectives is None
+        or stop is None
     ):
         return None
     return Scenario(
@@ -546,6 +551,7 @@ def _scenario(check: _Checker, doc: object) -> Scenario | None:
         workload=workload,
         faults=faults,
         objectives=objectives,
+        stop=stop,
         source=check.source,
     )
 
@@ -784,6 +790,31 @@ def _objectives(check: _Checker, value: object) -> Objectives | None:
     if len(check.errors) > errors_before:
         return None
     return Objectives(**given)
+
+
+def _stop(check: _Checker, value: object, drill: float | None) -> StopConditions | None:
+    """`stop: {on_objective_lost: true, max_duration: 2h}`; both optional."""
+    section = _section(check, value, "stop", _STOP_KEYS)
+    if section is None:
+        return None
+    errors_before = len(check.errors)
+    lost_given = section.get("on_objective_lost")
+    on_objective_lost = (
+        False if lost_given is None else check.boolean(lost_given, "stop.on_objective_lost")
+    )
+    max_duration: float | None = None
+    duration_given = section.get("max_duration")
+    if duration_given is not None:
+        max_duration = check.duration(duration_given, "stop.max_duration", positive=True)
+        if max_duration is not None and drill is not None and max_duration > drill:
+            check.error(
+                "stop.max_duration",
+                f"{format_duration(max_duration)} is longer than the drill "
+                f"({format_duration(drill)})",
+            )
+    if len(check.errors) > errors_before or on_objective_lost is None:
+        return None
+    return StopConditions(on_objective_lost=on_objective_lost, max_duration=max_duration)
 
 
 def _objective(check: _Checker, name: str, value: object, path: str) -> Objective | None:

@@ -161,6 +161,25 @@ class Objectives:
 
 
 @dataclass(frozen=True)
+class StopConditions:
+    """When a live drill stops early (a safe game day). Both off by default.
+
+    on_objective_lost: abort as soon as an objective can no longer be met by what already
+    happened (split brain or duplicate runs over their maximum, an rto of percentile 100 that
+    the open outage has already exceeded, a spurious failover when the target rate is 0).
+    max_duration: seconds of scenario time after which the live drill is cut short (at most
+    the scenario's duration; None: no cap). Counted from the end of provisioning, like every
+    scenario time, and compressed by the live drill's time scale.
+
+    Only `mwaa-drill run` acts on them: the simulator ignores stop conditions (its trials are
+    virtual time and cost nothing to run to their end).
+    """
+
+    on_objective_lost: bool = False
+    max_duration: float | None = None
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     strategy: Strategy
@@ -175,6 +194,7 @@ class Scenario:
     workload: Workload = Workload()
     faults: tuple[Fault, ...] = ()
     objectives: Objectives = Objectives()
+    stop: StopConditions = StopConditions()  # live drills only; the simulator ignores it
     source: str = "<memory>"  # the file it came from, for messages
 
 

@@ -156,3 +156,30 @@ def test_failed_environment_creation_is_not_recovered_and_says_why(report_dir: P
     assert t["verdict"] == "fail"
     assert any("environment creation failed" in reason for reason in t["reasons"]), t["reasons"]
     assert exit_code(outcome.report) == 1
+
+
+def test_failed_restore_is_not_recovered_and_says_why(report_dir: Path) -> None:
+    """failed-restore.yaml with every restore attempt failing (probability 1.0): hardened
+    retries, never recovers, and the report says the restore failed."""
+    from dataclasses import replace
+
+    from harness.scenario.model import FaultKind
+
+    scenario = load_scenario(catalog_dir() / "failed-restore.yaml")
+    faults = tuple(
+        replace(f, params={**f.params, "probability": 1.0})
+        if f.kind == FaultKind.RESTORE_FAILURE
+        else f
+        for f in scenario.faults
+    )
+    scenario = replace(scenario, faults=faults)
+    outcome = LiveDrill(scenario, LiveSettings(time_scale=TIME_SCALE)).run()
+    write_outputs(outcome, report_dir, "failed-restore-always")
+    assert outcome.aborted is None, outcome.aborted
+    t = trial(outcome)
+    assert t["failover_triggered"], t["reasons"]
+    assert t["recovered"] is False and t["verdict"] == "fail", t
+    assert any("restore failed" in reason for reason in t["reasons"]), t["reasons"]
+    failed = [e for e in outcome.history if e.kind == "restore" and e["state"] == "failed"]
+    assert failed, "no failed restore in the history"
+    assert exit_code(outcome.report) == 1

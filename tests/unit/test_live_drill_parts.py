@@ -218,9 +218,16 @@ def test_an_attached_clock_tells_the_same_drill_time() -> None:
 
 # What live drills can inject -----------------------------------------------------------------
 def test_scenarios_with_faults_live_drills_cannot_inject_are_refused() -> None:
-    with pytest.raises(LiveDrillError, match="restore_failure"):
-        check_supported(scenario("failed-restore.yaml"))
-    check_supported(scenario("regional-outage-warm-standby.yaml"))
+    from dataclasses import replace
+
+    from harness.scenario.model import Fault, FaultKind
+
+    original = scenario("regional-outage-warm-standby.yaml")
+    partition = Fault(FaultKind.NETWORK_PARTITION, original.regions.primary, 600.0)
+    with pytest.raises(LiveDrillError, match="network_partition"):
+        check_supported(replace(original, faults=(partition,)))
+    for path in CATALOG.values():  # every catalog scenario can be drilled live
+        check_supported(load_scenario(path))
 
 
 # CreateEnvironment's parameters: one AWS fact, three places that must agree ----------------

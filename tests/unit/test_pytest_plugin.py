@@ -379,13 +379,18 @@ def test_live_drill_runs_with_the_time_scale_and_writes_its_outputs(
             assert (DRILLS[-1][2].time_scale, DRILLS[-1][2].creation_delay_s) == (10.0, 5.0)
 
         def test_unsupported_fault(mwaa_drill_live):
-            mwaa_drill_live("failed-restore.yaml")
+            mwaa_drill_live("partition.yaml")
         """
+    )
+    pytester.makefile(
+        ".yaml",
+        partition="name: partition\nstrategy: warm_standby\nprofile: hardened\nduration: 1h\n"
+        "faults:\n  - kind: network_partition\n    region: primary\n    at: 10m\n",
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
-        ["live drill failed-restore: cannot run: *restore_failure cannot be injected*"]
+        ["live drill partition: cannot run: *network_partition cannot be injected*"]
     )
     overridden = pytester.runpytest("--mwaa-drill-time-scale", "60", "-k", "asked_scale")
     overridden.assert_outcomes(failed=1)

@@ -64,6 +64,7 @@ from harness.live.mwaa.backend import (
     QueryParameters,
 )
 from harness.live.mwaa.faults import CreateFailureFaults, InjectedFailure
+from harness.live.mwaa.restore_faults import RestoreFailureFaults
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +246,7 @@ class MwaaService:
         clock: DrillClock | None = None,
         on_state: StateListener | None = None,
         failures: CreateFailureFaults | None = None,
+        restore_failures: RestoreFailureFaults | None = None,
         create_delay_s: DelayPolicy = 0.0,
         update_delay_s: DelayPolicy = 0.0,
         delete_delay_s: DelayPolicy = 0.0,
@@ -265,6 +267,7 @@ class MwaaService:
         self.backend = backend
         self.clock: DrillClock = clock or live_clock.LiveClock()
         self.failures = failures
+        self.restore_failures = restore_failures
         self.create_delay_s = create_delay_s
         self.update_delay_s = update_delay_s
         self.delete_delay_s = delete_delay_s
@@ -483,6 +486,17 @@ class MwaaService:
                 raise _invalid(
                     f"Environment {name} is {env.status}; the Airflow REST API is not available."
                 )
+        if self.restore_failures is not None and self.restore_failures.fails(
+            region, method, path, body
+        ):
+            raise MwaaError(
+                "RestApiServerException",
+                "The Apache Airflow REST API answered 500.",
+                fields={
+                    "RestApiStatusCode": 500,
+                    "RestApiResponse": {"detail": "injected: restore_failure"},
+                },
+            )
         try:
             status, response = self.backend.invoke_rest_api(
                 region, name, method, path, normalized, body
