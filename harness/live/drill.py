@@ -36,7 +36,8 @@ scenario time (compressed) has passed since t_ready. `aborted` says which ("stop
 
 Region faults, live:
 - region_outage: the Region's proxy becomes unreachable (refused or hanging, as the scenario
-  says) and its environments' schedulers are KILLED with their running tasks; API server and
+  says), replication out of it stalls (in-flight objects too, as in the simulator) and its
+  environments' schedulers are KILLED with their running tasks; API server and
   DAG processor keep running but cannot be reached from outside (everything goes through the
   proxy). Killed rather than frozen because a Regional outage loses compute, not the managed
   metadata database: the environment comes back from its database, as the simulator models
@@ -244,6 +245,7 @@ class LiveDrill:
         self._applied: dict[int, Callable[[], None]] = {}  # fault_id -> heal
         self._steady = False
         self._arrivals = 0  # backup objects that reached the secondary
+        self._stalls: dict[str, int] = {}  # Region -> faults stalling replication out of it
         # set during run()
         self.aws: LiveAws | None = None
         self.backend: AirflowBackend | None = None
@@ -784,7 +786,15 @@ class LiveDrill:
                 region, "hang" if hang else "refuse", max_hang_s=60.0
             )
             self._kill_schedulers(region)
-            heal = self._restart_after(region, proxy_fault, clients)
+            # Nothing replicates out of a dark Region, not even what was in flight (as in the
+            # simulator); the backlog arrives when it comes back.
+            self._stall_replication(region)
+            restart = self._restart_after(region, proxy_fault, clients)
+
+            def heal() -> None:
+                self._resume_replication(region)
+                restart()
+
         elif kind == FaultKind.ENVIRONMENT_FAILURE:
             self._kill_schedulers(region)
             heal = self._restart_after(region, None, clients)
@@ -813,8 +823,11 @@ class LiveDrill:
             )
             heal = lambda: aws.replicator.set_lag(base)  # noqa: E731
         elif kind == FaultKind.REPLICATION_STALL:
-            aws.replicator.stall(region)
-            heal = lambda: aws.replicator.resume(region)  # noqa: E731
+            self._stall_replication(region)
+
+            def heal() -> None:
+                self._resume_replication(region)
+
         elif kind == FaultKind.CREATE_ENVIRONMENT_FAILURE:
             failures = self.service.failures
             assert failures is not None
@@ -861,6 +874,19 @@ class LiveDrill:
         if error == "connection_refused":
             return faults.drop(region, "cloudwatch", rate=rate)
         return faults.error(region, "cloudwatch", error, rate=rate)
+
+    def _stall_replication(self, region: str) -> None:
+        """Stall replication out of `region`; counted, so two faults that stall it (an outage
+        and a replication_stall) both have to heal before it resumes."""
+        assert self.aws is not None
+        self._stalls[region] = self._stalls.get(region, 0) + 1
+        self.aws.replicator.stall(region)
+
+    def _resume_replication(self, region: str) -> None:
+        assert self.aws is not None
+        self._stalls[region] = max(0, self._stalls.get(region, 0) - 1)
+        if self._stalls[region] == 0:
+            self.aws.replicator.resume(region)
 
     def _kill_schedulers(self, region: str) -> None:
         assert self.backend is not None

@@ -21,6 +21,7 @@ from harness.scenario.model import Scenario
 from harness.sim.calibration import Calibration
 from harness.sim.trial import run_trial
 from harness.sim.world import DrLogic, scenario_config
+from reference_impl.config import ProfileConfig
 
 Progress = Callable[[int, int], None]  # (trials done, trials in all)
 
@@ -37,9 +38,12 @@ def run_chunk(
     calibration: Calibration,
     logic: DrLogic | None,
     indices: Sequence[int],
+    config: ProfileConfig | None = None,
 ) -> list[TrialResult]:
     """Run trials `indices`; a top-level function so worker processes can import it."""
-    return [run_trial(scenario, calibration, i, logic=logic).result() for i in indices]
+    return [
+        run_trial(scenario, calibration, i, logic=logic, config=config).result() for i in indices
+    ]
 
 
 def chunks(trials: int, workers: int) -> list[range]:
@@ -59,23 +63,27 @@ def run_campaign(
     dask_address: str | None = None,
     progress: Progress | None = None,
     logic: DrLogic | None = None,
+    config: ProfileConfig | None = None,
 ) -> dict[str, Any]:
     """Run `trials` trials of `scenario` seeded `seed` and build the report (mode simulate).
 
     `logic` replaces reference_impl's DR logic (tests); its functions must be importable by
-    name (module level) to reach worker processes.
+    name (module level) to reach worker processes. `config` replaces the scenario's DR
+    settings (default: `scenario_config(scenario)`), e.g. the compressed ones of a live drill.
     """
     scenario = _picklable(dataclasses.replace(scenario, seed=seed))
     workers = max(1, workers if workers is not None else os.cpu_count() or 1)
     if dask_address is not None:
         backend = f"dask ({dask_address})"
-        batches = _on_dask(scenario, calibration, logic, trials, dask_address)
+        batches = _on_dask(scenario, calibration, logic, trials, dask_address, config)
     elif workers == 1 or trials <= 1:
         backend = "in-process"
-        batches = (run_chunk(scenario, calibration, logic, part) for part in chunks(trials, 1))
+        batches = (
+            run_chunk(scenario, calibration, logic, part, config) for part in chunks(trials, 1)
+        )
     else:
         backend = f"{workers} local processes"
-        batches = _on_processes(scenario, calibration, logic, trials, workers)
+        batches = _on_processes(scenario, calibration, logic, trials, workers, config)
     results: list[TrialResult] = []
     for batch in batches:
         results.extend(batch)
@@ -83,7 +91,7 @@ def run_campaign(
             progress(len(results), trials)
     results.sort(key=lambda result: result.index)
     settings = {
-        "profile": dataclasses.asdict(scenario_config(scenario)),
+        "profile": dataclasses.asdict(config if config is not None else scenario_config(scenario)),
         "calibration": calibration.to_json(),
         "simulator": {"trials": trials, "backend": backend},
     }
@@ -104,8 +112,9 @@ def _on_processes(
     logic: DrLogic | None,
     trials: int,
     workers: int,
+    config: ProfileConfig | None = None,
 ) -> Iterator[list[TrialResult]]:
-    work = partial(run_chunk, scenario, calibration, logic)
+    work = partial(run_chunk, scenario, calibration, logic, config=config)
     with multiprocessing.get_context().Pool(workers) as pool:
         yield from pool.imap_unordered(work, chunks(trials, workers))
 
@@ -116,6 +125,7 @@ def _on_dask(
     logic: DrLogic | None,
     trials: int,
     address: str,
+    config: ProfileConfig | None = None,
 ) -> Iterator[list[TrialResult]]:
     # Imported by name: Dask is optional, and the type checker need not know it.
     try:
@@ -135,6 +145,7 @@ def _on_dask(
             [calibration] * len(parts),
             [logic] * len(parts),
             parts,
+            [config] * len(parts),
             pure=False,
         )
         for future in distributed.as_completed(futures):

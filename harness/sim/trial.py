@@ -16,6 +16,7 @@ from harness.report import TrialResult
 from harness.scenario.model import Scenario
 from harness.sim.calibration import Calibration
 from harness.sim.world import DrLogic, World
+from reference_impl.config import ProfileConfig
 
 
 def trial_seed(seed: int, index: int) -> int:
@@ -42,11 +43,13 @@ def run_trial(
     *,
     keep_history: bool = False,
     logic: DrLogic | None = None,
+    config: ProfileConfig | None = None,
 ) -> SimTrial:
     """Run trial `index` of `scenario`. Its measures come from its history alone; `extra`
-    holds the fault times sampled for it."""
+    holds the fault times sampled for it. `config` replaces the scenario's DR settings (say,
+    the compressed ones a live drill used)."""
     seed = trial_seed(scenario.seed, index)
-    world = World(scenario, calibration, seed, logic)
+    world = World(scenario, calibration, seed, logic, config=config)
     history = world.run()
     measures = measure_trial(history)
     extra = {"faults": [fault.to_json() for fault in world.faults.faults]}

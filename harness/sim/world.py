@@ -88,13 +88,16 @@ class World:
         calibration: Calibration,
         seed: int,
         logic: DrLogic | None = None,
+        *,
+        config: ProfileConfig | None = None,
     ) -> None:
         self.scenario = scenario
         self.calibration = calibration
         self.seed = seed
         self.logic = logic if logic is not None else reference_logic()
         self.topology = scenario_topology(scenario)
-        self.config = scenario_config(scenario)
+        # `config`: exact DR settings (a live drill's compressed ones); default the scenario's
+        self.config = config if config is not None else scenario_config(scenario)
         self.regions = (self.topology.primary, self.topology.secondary)
         self._rngs: dict[str, random.Random] = {}
         self.engine = Engine(scenario.duration)
