@@ -251,3 +251,30 @@ def test_single_live_trial_report(browser: Any, tmp_path: Path) -> None:
         assert "provisioning/restore" in table.inner_text()
     finally:
         opened.close()
+
+
+# A real live drill's report, kept as data: `make drill` (regional-outage-warm-standby,
+# hardened, 30x) on the development machine, its JSON report as written to reports/.
+LIVE_REPORT = Path(__file__).parent / "data" / "live-regional-outage-warm-standby.report.json"
+
+
+def test_real_live_drill_report(browser: Any, tmp_path: Path) -> None:
+    report = load_report(LIVE_REPORT)  # validates against the report schema
+    assert report["mode"] == "live" and report["trials"][0].get("timeline")
+    html_path = tmp_path / "real-live.html"
+    html_path.write_text(render_html(report), encoding="utf-8")
+
+    opened = Opened(browser, html_path)
+    try:
+        opened.check_clean()
+        opened.check_verdict(report["verdict"].upper())
+        assert "live · strategy warm_standby" in opened.page.locator(".subtitle").inner_text()
+        opened.check_drawn("svg.timeline", 1)
+        opened.check_drawn("svg.timeline g.swimlane", 2)
+        opened.check_drawn('svg.timeline g.swimlane[data-role="primary"] rect.runs')
+        opened.check_drawn('svg.timeline g.swimlane[data-role="secondary"] rect.runs')
+        opened.check_drawn('svg.timeline g.swimlane[data-role="secondary"] rect.restores')
+        opened.check_drawn("svg.timeline g.rto-row rect.segment", 3)
+        opened.check_drawn("svg.split rect.segment", 3)
+    finally:
+        opened.close()
