@@ -11,4 +11,10 @@ Modules:
 - `replication`: S3 cross-Region replication with lag and stalls.
 - `safety`: loopback-only endpoints, no real credentials.
 - `endpoints`: `LiveAws`, the facade the rest of the harness uses.
+- `localstack`, `docker_backend`: LocalStack instead of moto; environments as containers.
+- `mwaa_api`, `mwaa/`: the MWAA-compatible API; `airflow/`: real Airflow on PostgreSQL.
+- `ports`, `mwaa_ports`: the DR logic's ports over boto3; `heartbeat`: SchedulerHeartbeat.
+- `drill`: one live drill (`mwaa-drill run`), with `drill_spec`, `task_binding` (the DR logic
+  inside Airflow), `runner` (DR processes on real time), `journal` (journal and run ledger),
+  `time_scale`, `stop` (stop conditions, `run -v`), `calibrate` (a calibration from a history).
 """
