@@ -10,13 +10,10 @@ Exit codes are a contract that CI pipelines rely on:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import signal
 import sys
-import threading
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -506,7 +503,13 @@ def _progress_printer(trials: int, stream: Any = None) -> Callable[[int, int], N
 def _cmd_run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(args, "run")
-    from harness.live.drill import LiveDrill, LiveDrillError, LiveSettings, write_outputs
+    from harness.live.drill import (
+        LiveDrill,
+        LiveDrillError,
+        LiveSettings,
+        sigterm_as_interrupt,
+        write_outputs,
+    )
     from harness.render.markdown import render_markdown
     from harness.report import exit_code
 
@@ -527,7 +530,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
     except LiveDrillError as err:
         raise Unjudged(str(err)) from None
-    with _sigterm_as_interrupt():
+    with sigterm_as_interrupt():
         outcome = drill.run()
     stem = f"{scenario.name}-{scenario.profile.value}"
     paths = write_outputs(outcome, args.report_dir, stem)
@@ -550,24 +553,6 @@ def _live_progress(line: str) -> None:
 
 def _live_event(line: str) -> None:
     print(f"mwaa-drill run: event {line}", file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a CI job cancelled, `kill`) stops a live drill like Ctrl-C: it heals, tears
-    down and still writes what it measured."""
-
-    def interrupt(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -41,13 +41,10 @@ every pytest session of the environment mwaa-drill is installed in.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import re
-import signal
 import sys
-import threading
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -620,23 +617,6 @@ def require_live_stack() -> None:
         _fail(problem)
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a CI job cancelled) stops a live drill like Ctrl-C: it heals and tears down."""
-
-    def interrupt(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _progress(line: str) -> None:
     print(f"mwaa-drill live: {line}", file=sys.stderr, flush=True)
 
@@ -658,7 +638,7 @@ def _run_live(
         runner = live.LiveDrill(scenario, settings, progress=_progress)
     except live.LiveDrillError as err:
         raise _failure(f"live drill {scenario.name}: cannot run: {err}") from None
-    with _sigterm_as_interrupt():
+    with live.sigterm_as_interrupt():
         outcome: LiveOutcome = runner.run()
     paths = live.write_outputs(outcome, out_dir, stem)
     report = DrillReport(outcome.report, history=outcome.history, files=paths)

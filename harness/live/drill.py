@@ -63,9 +63,10 @@ import contextlib
 import functools
 import json
 import random
+import signal
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1071,6 +1072,24 @@ class LiveDrill:
             timelines={0: history.events},
         )
         return LiveOutcome(history=history, report=report, aborted=self.aborted)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled, `kill`) stops a live drill like Ctrl-C: it heals, tears
+    down and still writes what it measured. Only the main thread can take signals."""
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def dag_bucket(region: str) -> str:
