@@ -53,8 +53,13 @@ Region faults, live:
 - restore_failure: restore attempts into the Region's environments fail part-way with the
   fault's probability (the MWAA API answers 500 to their metadata writes:
   `harness.live.mwaa.restore_faults`).
-- network_partition: not supported live yet; such a scenario is refused before anything
-  starts (exit 3), never run with the fault silently missing.
+- network_partition: every path between the two Regions is cut (`harness.live.faults`
+  `partition`: the per-caller proxies of `LiveAws`), both ways, while each Region reaches its
+  own endpoints: `hang` drops packets (blackhole: connections time out), `refused` refuses
+  them. DR code takes its own Region's paths (the recovery workflow and startup hooks in the
+  harness, the DR tasks inside Airflow), so the secondary's checks cannot reach the primary
+  and the primary's guard cannot read the record in the secondary's bucket. Replication goes
+  on (it runs inside AWS, as in the simulator).
 """
 
 from __future__ import annotations
@@ -88,7 +93,7 @@ from harness.live.mwaa.faults import CreateFailureFaults
 from harness.live.mwaa.restore_faults import RestoreFailureFaults
 from harness.live.mwaa.service import MwaaService
 from harness.live.mwaa_ports import LiveAirflow
-from harness.live.ports import LiveMetrics
+from harness.live.ports import ClientFactory, LiveMetrics
 from harness.live.processes import ProcessRegistry
 from harness.live.replication import ReplicationArrival
 from harness.live.runner import ProcessThread, drive
@@ -100,6 +105,7 @@ from harness.scenario.model import FaultKind, Scenario, Strategy
 from harness.sim.airflow import seeded_tables
 from harness.sim.faults import FaultSchedule, ScheduledFault
 from harness.sim.world import reference_logic, scenario_config, scenario_topology
+from reference_impl.context import DrContext
 from reference_impl.ports import PortError
 
 DR_DAG_FILE = Path(str(reference_impl.__file__)).parent / "airflow_dags" / "mwaa_dr.py"
@@ -118,21 +124,6 @@ def workload_dag_file() -> Path:
 WORKLOAD_DAG_FILE = workload_dag_file()
 BINDING = "harness.live.task_binding"
 DAG_PREFIX = "dags"
-
-SUPPORTED_LIVE = frozenset(
-    {
-        FaultKind.REGION_OUTAGE,
-        FaultKind.ENVIRONMENT_FAILURE,
-        FaultKind.CLOUDWATCH_OUTAGE,
-        FaultKind.CLOUDWATCH_THROTTLING,
-        FaultKind.CLOUDWATCH_METRIC_DELAY,
-        FaultKind.REPLICATION_LAG,
-        FaultKind.REPLICATION_STALL,
-        FaultKind.CREATE_ENVIRONMENT_FAILURE,
-        FaultKind.RESTORE_FAILURE,
-    }
-)
-
 
 STATUS_EVERY_S = 30.0  # a status line while waiting
 STOP_CHECK_S = 2.0  # how often the stop conditions are looked at, when the scenario has some
@@ -174,15 +165,6 @@ class LiveOutcome:
     files: dict[str, Path] = field(default_factory=dict)
 
 
-def check_supported(scenario: Scenario) -> None:
-    missing = sorted({f.kind.value for f in scenario.faults if f.kind not in SUPPORTED_LIVE})
-    if missing:
-        raise LiveDrillError(
-            f"{scenario.source}: fault kind(s) {', '.join(missing)} cannot be injected in live "
-            "drills yet (use `mwaa-drill simulate`)"
-        )
-
-
 class _Recorder:
     """The harness's own events, stamped with the drill clock, from any thread."""
 
@@ -213,7 +195,6 @@ class LiveDrill:
     ) -> None:
         """`progress` gets the drill's progress lines; `on_event`, when given, one compact
         line per history event as it happens (`mwaa-drill run -v`)."""
-        check_supported(scenario)
         if settings.emulator not in ("moto", "localstack"):
             raise LiveDrillError(f"unknown backend {settings.emulator!r} (moto or localstack)")
         if settings.emulator == "localstack":
@@ -247,6 +228,7 @@ class LiveDrill:
         self._steady = False
         self._arrivals = 0  # backup objects that reached the secondary
         self._stalls: dict[str, int] = {}  # Region -> faults stalling replication out of it
+        self._factories: dict[str, ClientFactory] = {}  # caller Region -> its clients
         # set during run()
         self.aws: LiveAws | None = None
         self.backend: AirflowBackend | None = None
@@ -374,7 +356,7 @@ class LiveDrill:
             strategy=self.scenario.strategy.value,
             topology=self.topology,
             config=self.config,
-            endpoints={region: aws.endpoint_url(region) for region in self.regions},
+            endpoints=aws.routes(),
             journal_path=str(journal_path),
             ledger_path=str(ledger_path),
             backup_interval_s=self.scenario.backup.interval,
@@ -531,8 +513,7 @@ class LiveDrill:
             message=f"scenario times count from t_ready={self.t_ready:.1f}s "
             "(the end of provisioning)",
         )
-        clients = client_factory(self.spec)
-        secondary_ctx = context_for(self.spec, self.secondary, self.clock, clients)
+        secondary_ctx = self._context(self.secondary)
         logic = reference_logic()
         workflow = ProcessThread(
             "recovery-workflow",
@@ -548,7 +529,7 @@ class LiveDrill:
         initial = [edge for edge in edges if edge[0] <= self.t_ready]
         edges = edges[len(initial) :]
         for _, _, fault in initial:
-            self._fault_on(fault, clients)
+            self._fault_on(fault)
         self._phase("steady_state", "started")
         first = edges[0][0] if edges else self.end_t
         if not self._wait_steady(first):
@@ -567,9 +548,9 @@ class LiveDrill:
             if not self._sleep_until(t):
                 return
             if switch_on:
-                self._fault_on(fault, clients)
+                self._fault_on(fault)
             else:
-                self._fault_off(fault, clients)
+                self._fault_off(fault)
         if not self._sleep_until(self.end_t):
             return
         self._phase("faults", "done")
@@ -577,6 +558,15 @@ class LiveDrill:
         if workflow.thread.ident is not None:
             workflow.join(15.0)
         monitor.join(5.0)
+
+    def _context(self, caller: str) -> DrContext:
+        """The DrContext of DR code the harness runs in `caller` (the recovery workflow, a
+        startup hook): its calls take that Region's paths, as Airflow tasks there do."""
+        assert self.spec is not None
+        factory = self._factories.get(caller)
+        if factory is None:
+            factory = self._factories[caller] = client_factory(self.spec, caller)
+        return context_for(self.spec, caller, self.clock, factory)
 
     def _workflow_failed(self, err: BaseException) -> None:
         self.recorder.record(
@@ -768,7 +758,7 @@ class LiveDrill:
                 self._stream_events()
 
     # Faults -----------------------------------------------------------------------------------
-    def _fault_on(self, fault: ScheduledFault, clients: Any) -> None:
+    def _fault_on(self, fault: ScheduledFault) -> None:
         assert self.aws is not None and self.backend is not None and self.service is not None
         self.recorder.record(
             "fault_on",
@@ -790,7 +780,7 @@ class LiveDrill:
             # Nothing replicates out of a dark Region, not even what was in flight (as in the
             # simulator); the backlog arrives when it comes back.
             self._stall_replication(region)
-            restart = self._restart_after(region, proxy_fault, clients)
+            restart = self._restart_after(region, proxy_fault)
 
             def heal() -> None:
                 self._resume_replication(region)
@@ -798,7 +788,7 @@ class LiveDrill:
 
         elif kind == FaultKind.ENVIRONMENT_FAILURE:
             self._kill_schedulers(region)
-            heal = self._restart_after(region, None, clients)
+            heal = self._restart_after(region, None)
         elif kind in (FaultKind.CLOUDWATCH_OUTAGE, FaultKind.CLOUDWATCH_THROTTLING):
             cloudwatch_fault = self._cloudwatch_fault(fault)
 
@@ -845,7 +835,16 @@ class LiveDrill:
             def heal() -> None:
                 restores.clear(restore_id)
 
-        else:  # refused in check_supported
+        elif kind == FaultKind.NETWORK_PARTITION:
+            refused = fault.params.get("unreachable_as") == "refused"
+            partition = aws.faults.partition(
+                region, "refuse" if refused else "blackhole", max_hang_s=60.0
+            )
+
+            def heal() -> None:
+                aws.faults.clear(partition)
+
+        else:
             raise LiveDrillError(f"fault kind {kind.value} is not supported live")
         self._applied[fault.fault_id] = heal
         landed, detail = self._verify(fault)
@@ -854,7 +853,7 @@ class LiveDrill:
         )
         self._say(f"fault {'verified' if landed else 'NOT VERIFIED'}: {detail}")
 
-    def _fault_off(self, fault: ScheduledFault, clients: Any) -> None:
+    def _fault_off(self, fault: ScheduledFault) -> None:
         self.recorder.record(
             "fault_off", fault_id=fault.fault_id, fault=fault.kind.value, region=fault.region
         )
@@ -896,9 +895,7 @@ class LiveDrill:
             with contextlib.suppress(Exception):
                 instance.kill_scheduler()
 
-    def _restart_after(
-        self, region: str, proxy_fault: ProxyFault | None, clients: Any
-    ) -> Callable[[], None]:
+    def _restart_after(self, region: str, proxy_fault: ProxyFault | None) -> Callable[[], None]:
         """How the Region comes back: its endpoint first, then the DR logic's startup hook
         (MWAA's startup script), then a new scheduler."""
 
@@ -909,7 +906,7 @@ class LiveDrill:
             instance = self.backend.instance(region, self.env_name)
             if instance is None:
                 return
-            ctx = context_for(self.spec, region, self.clock, clients)
+            ctx = self._context(region)
             try:
                 drive(reference_logic().startup_hook(ctx), self.stop)
             except Exception as err:
@@ -949,13 +946,27 @@ class LiveDrill:
             return publisher is not None, f"heartbeat delivery delay of {region}: {delay}"
         if kind == FaultKind.REPLICATION_STALL:
             return self.aws.replicator.stalled(region), f"replication from {region} stalled"
+        if kind == FaultKind.NETWORK_PARTITION:
+            other = self.secondary if region == self.primary else self.primary
+            across = self._probe_call(region, "s3", caller=other)
+            inside = self._probe_call(region, "s3")
+            return across is not None and inside is None, (
+                f"S3 of {region} from {other}: {across or 'ANSWERED'}; "
+                f"from inside {region}: {inside or 'answered'}"
+            )
         return True, f"{kind.value} switched on in the harness"
 
-    def _probe_call(self, region: str, service: str) -> str | None:
-        """The error code of one call through the Region's proxy, None if it answered."""
+    def _probe_call(self, region: str, service: str, caller: str | None = None) -> str | None:
+        """The error code of one call through the Region's proxy (as `caller` reaches it),
+        None if it answered."""
         assert self.aws is not None
         client: Any = self.aws.new_client(
-            service, region, max_attempts=1, connect_timeout_s=1.0, read_timeout_s=2.0
+            service,
+            region,
+            caller=caller,
+            max_attempts=1,
+            connect_timeout_s=1.0,
+            read_timeout_s=2.0,
         )
         try:
             if service == "s3":
@@ -1121,6 +1132,5 @@ __all__ = [
     "LiveDrillError",
     "LiveOutcome",
     "LiveSettings",
-    "check_supported",
     "write_outputs",
 ]

@@ -40,7 +40,9 @@ class DrillSpec:
     strategy: str
     topology: Topology
     config: ProfileConfig
-    endpoints: Mapping[str, str]  # Region -> its fault proxy URL (every service)
+    # caller Region -> target Region -> the fault proxy URL that caller uses for that target
+    # (every service; `LiveAws.routes()`): one path per pair, so a partition can cut them.
+    endpoints: Mapping[str, Mapping[str, str]]
     journal_path: str
     ledger_path: str
     backup_interval_s: float
@@ -73,7 +75,7 @@ class DrillSpec:
             strategy=str(data["strategy"]),
             topology=Topology(**topology),
             config=ProfileConfig(**config),
-            endpoints=dict(data["endpoints"]),
+            endpoints={caller: dict(urls) for caller, urls in data["endpoints"].items()},
             journal_path=str(data["journal_path"]),
             ledger_path=str(data["ledger_path"]),
             backup_interval_s=float(data["backup_interval_s"]),

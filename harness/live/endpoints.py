@@ -8,7 +8,9 @@
         aws.replicator.set_lag(30.0)
 
 It starts one moto server (every Region's state, in its own process group), one fault proxy
-per Region (so `endpoint_url(region)` is that Region's endpoint for every service), the
+per Region (so `endpoint_url(region)` is that Region's endpoint for every service) and one per
+cross-Region path (`endpoint_url(region, caller=other)`: the same Region as DR code in
+`other` reaches it, so a `partition` fault can cut the Regions apart), the
 fault control API (`control_url`, for faults driven from another process) and the S3
 replicator, all on loopback. `emulator="localstack"` starts LocalStack instead of moto
 (`harness.live.localstack`), `"localstack-docker"` its container (needs a Docker engine,
@@ -130,10 +132,13 @@ class LiveAws:
         self.moto: MotoServer | None = None
         self.localstack: LocalStackServer | None = None
         self.proxies: dict[str, RegionProxy] = {}
+        self.paths: dict[tuple[str, str], RegionProxy] = {}  # (caller, target) -> its proxy
         self.control: ControlServer | None = None
         self._replicator: Replicator | None = None
         self._sessions: dict[str, boto3.session.Session] = {}
-        self._clients: dict[tuple[str, str, bool, tuple[tuple[str, Any], ...]], BaseClient] = {}
+        self._clients: dict[
+            tuple[str, str, bool, str | None, tuple[tuple[str, Any], ...]], BaseClient
+        ] = {}
         self._started = False
 
     # Lifecycle ----------------------------------------------------------------------------
@@ -160,7 +165,18 @@ class LiveAws:
                 self.proxies[region] = RegionProxy(
                     region, upstream, self.faults, host=self.host, routes=routes
                 ).start()
-            safety.check_endpoints([p.url for p in self.proxies.values()] + [self._emulator.url])
+                for caller in self.regions:
+                    if caller != region:
+                        self.paths[(caller, region)] = RegionProxy(
+                            region,
+                            upstream,
+                            self.faults,
+                            host=self.host,
+                            routes=routes,
+                            caller=caller,
+                        ).start()
+            proxies = [*self.proxies.values(), *self.paths.values()]
+            safety.check_endpoints([p.url for p in proxies] + [self._emulator.url])
             if self._control_api:
                 self.control = ControlServer(self.faults, host=self.host).start()
             self._replicator = Replicator(
@@ -206,7 +222,7 @@ class LiveAws:
         if self.control is not None:
             self.control.stop(timeout_s=1.0)
             self.control = None
-        for proxy in self.proxies.values():
+        for proxy in [*self.proxies.values(), *self.paths.values()]:
             proxy.stop(timeout_s=1.0)
         if self.mwaa_api is not None:
             self.mwaa_api.stop(timeout_s=5.0)
@@ -231,15 +247,27 @@ class LiveAws:
         self.close()
 
     # Endpoints ----------------------------------------------------------------------------
-    def endpoint_url(self, region: str) -> str:
-        """The Region's endpoint (its fault proxy), for every service."""
-        try:
+    def endpoint_url(self, region: str, caller: str | None = None) -> str:
+        """The Region's endpoint (its fault proxy), for every service, as a caller in
+        `caller` reaches it (None or the Region itself: from inside, or the harness)."""
+        if region not in self.proxies:
+            raise KeyError(f"no endpoint for region {region!r}; have {self.regions}")
+        if caller is None or caller == region:
             return self.proxies[region].url
+        try:
+            return self.paths[(caller, region)].url
         except KeyError:
-            raise KeyError(f"no endpoint for region {region!r}; have {self.regions}") from None
+            raise KeyError(f"no caller region {caller!r}; have {self.regions}") from None
 
     def endpoint_urls(self) -> Mapping[str, str]:
         return {region: proxy.url for region, proxy in self.proxies.items()}
+
+    def routes(self) -> dict[str, dict[str, str]]:
+        """caller Region -> target Region -> the endpoint that caller uses for that target."""
+        return {
+            caller: {target: self.endpoint_url(target, caller) for target in self.regions}
+            for caller in self.regions
+        }
 
     @property
     def emulator_url(self) -> str:
@@ -288,19 +316,22 @@ class LiveAws:
         region: str,
         *,
         direct: bool = False,
+        caller: str | None = None,
         max_attempts: int | None = None,
         retry_mode: str | None = None,
         connect_timeout_s: float | None = None,
         read_timeout_s: float | None = None,
     ) -> BaseClient:
-        """A boto3 client for `service` in `region`, through the Region's fault proxy
-        (`direct=True`: straight to the emulator, for set-up and checks behind the faults).
-        Clients are cached per (service, Region, direct, settings); `new_client` makes one
-        that shares nothing (its own connection pool)."""
+        """A boto3 client for `service` in `region`, through the Region's fault proxy as
+        `caller` reaches it (`endpoint_url`; `direct=True`: straight to the emulator, for
+        set-up and checks behind the faults). Clients are cached per (service, Region,
+        direct, caller, settings); `new_client` makes one that shares nothing (its own
+        connection pool)."""
         key = (
             service,
             region,
             direct,
+            caller if caller != region else None,
             tuple(
                 sorted(
                     {
@@ -318,6 +349,7 @@ class LiveAws:
                 service,
                 region,
                 direct=direct,
+                caller=caller,
                 max_attempts=max_attempts,
                 retry_mode=retry_mode,
                 connect_timeout_s=connect_timeout_s,
@@ -332,6 +364,7 @@ class LiveAws:
         region: str,
         *,
         direct: bool = False,
+        caller: str | None = None,
         max_attempts: int | None = None,
         retry_mode: str | None = None,
         connect_timeout_s: float | None = None,
@@ -351,7 +384,7 @@ class LiveAws:
         if direct and service == "mwaa" and self.mwaa_api is not None:
             url = self.mwaa_api.endpoint_url(region)
         else:
-            url = self.emulator_url if direct else self.endpoint_url(region)
+            url = self.emulator_url if direct else self.endpoint_url(region, caller)
         safety.check_endpoint(url)
         make: Callable[..., BaseClient] = self.session(region).client
         return make(service, endpoint_url=url, config=self.client_config(**overrides))

@@ -1,7 +1,11 @@
 """The fault layer: one HTTP proxy per Region in front of the emulator, and its control API.
 
 Each Region gets its own loopback port, so "the Region's endpoint" is a URL
-(`http://127.0.0.1:<port>`) that serves every service of that Region. A `RegionProxy`
+(`http://127.0.0.1:<port>`) that serves every service of that Region. A proxy made with a
+`caller` is the same Region's endpoint as seen from another Region (a cross-Region path):
+it forwards the same way, and in addition obeys the faults that cut that path (a
+`partition` of either Region, an `unreachable` caller Region), so a network partition can
+cut the Regions apart while each still reaches its own endpoints. A `RegionProxy`
 forwards each request to the emulator unless a fault of the shared `FaultController` says
 otherwise (see `harness.live.faults` for the kinds). It identifies the service of a request
 from its SigV4 credential scope or X-Amz-Target (`harness.live.protocols`) and answers errors
@@ -173,7 +177,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         controller = proxy.controller
         hang_deadline: clock.Deadline | None = None
         while True:
-            decision = controller.decide(proxy.region, service)
+            decision = controller.decide(proxy.region, service, proxy.caller)
             if proxy.stopping or decision.refuse is not None:
                 self._abort()
                 return
@@ -359,8 +363,10 @@ class RegionProxy:
         routes: Mapping[str, Upstream | str] | None = None,
         idle_timeout_s: float = 60.0,
         rebind_timeout_s: float = 5.0,
+        caller: str | None = None,
     ) -> None:
         self.region = region
+        self.caller = caller if caller != region else None  # None: callers inside the Region
         self.upstream = upstream if isinstance(upstream, Upstream) else Upstream.from_url(upstream)
         self.controller = controller
         self.host = host
@@ -390,6 +396,10 @@ class RegionProxy:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def _label(self) -> str:
+        return self.region if self.caller is None else f"{self.caller}->{self.region}"
 
     @property
     def stopping(self) -> bool:
@@ -434,14 +444,16 @@ class RegionProxy:
             if self._state != "stopped":
                 return self
             self._open_listener()
-            self.controller.register_region(self.region, self.reconcile)
+            for region in self._watched_regions():
+                self.controller.register_region(region, self.reconcile)
             self.reconcile()
         return self
 
     def stop(self, timeout_s: float = 2.0) -> None:
         """Close the listener and every connection; wake hung requests. Bounded."""
         self._stop.set()
-        self.controller.unregister_reconciler(self.region, self.reconcile)
+        for region in self._watched_regions():
+            self.controller.unregister_reconciler(region, self.reconcile)
         self.controller.wake_all()
         with self._lock:
             self._close_listener()
@@ -460,12 +472,16 @@ class RegionProxy:
         self.stop()
 
     # Listener state -------------------------------------------------------------------------
+    def _watched_regions(self) -> tuple[str, ...]:
+        """The Regions whose faults can cut this path: the target, and the caller's."""
+        return (self.region,) if self.caller is None else (self.region, self.caller)
+
     def reconcile(self) -> None:
-        """Bring the listener in line with the Region's `unreachable` fault (synchronously)."""
+        """Bring the listener in line with the fault that cuts this path (synchronously)."""
         with self._lock:
             if self._stop.is_set():
                 return
-            mode = self.controller.unreachable_mode(self.region)
+            mode = self.controller.unreachable_mode(self.region, self.caller)
             target = {"refuse": "refuse", "blackhole": "blackhole"}.get(mode or "", "open")
             if mode in ("refuse", "blackhole", "reset"):
                 for conn in list(self._connections):
@@ -504,7 +520,7 @@ class RegionProxy:
         self._listener = sock
         self._state = "open"
         thread = threading.Thread(
-            target=self._accept_loop, args=(sock,), name=f"proxy-{self.region}", daemon=True
+            target=self._accept_loop, args=(sock,), name=f"proxy-{self._label}", daemon=True
         )
         self._threads.add(thread)
         thread.start()
@@ -533,7 +549,7 @@ class RegionProxy:
                     conn, address = listener.accept()
                 except OSError:
                     return  # the listener was closed: refuse/blackhole/stop
-                if self.controller.unreachable_mode(self.region) == "reset":
+                if self.controller.unreachable_mode(self.region, self.caller) == "reset":
                     self.controller.count_injection(self._unreachable_fault())
                     _linger_close(conn)
                     continue
@@ -545,7 +561,7 @@ class RegionProxy:
                     thread = threading.Thread(
                         target=self._serve_connection,
                         args=(conn, address),
-                        name=f"proxy-{self.region}-conn",
+                        name=f"proxy-{self._label}-conn",
                         daemon=True,
                     )
                     self._threads.add(thread)
@@ -555,8 +571,9 @@ class RegionProxy:
                 self._threads.discard(threading.current_thread())
 
     def _unreachable_fault(self) -> Fault:
-        faults = [f for f in self.controller.active(self.region) if f.kind == "unreachable"]
-        return faults[-1]
+        fault = self.controller.cutting_fault(self.region, self.caller)
+        assert fault is not None, "called only while a fault cuts this path"
+        return fault
 
     def _serve_connection(self, conn: socket.socket, address: Any) -> None:
         try:

@@ -20,6 +20,16 @@ Fault kinds (`service` is an SDK name such as `cloudwatch`, `s3`, `mwaa`, or `*`
   `reset` accepts and resets every connection at once (ECONNRESET);
   `hang` accepts and never answers (like `hang` on every service).
   Open connections are closed when `refuse`, `blackhole` or `reset` starts.
+- `partition` (whole Region, every service): the Region is cut off from every other Region.
+  Only cross-Region paths see it: a request that a caller in one Region sends to another
+  Region's endpoint (a `RegionProxy` with a `caller`), when either end is the cut Region. It
+  acts on those paths as `unreachable` does, by `mode` (default `blackhole`: packets dropped,
+  so connections time out); calls inside a Region, and the harness's own, go through.
+
+Paths: a request is decided for a target Region and, when the caller is in another Region,
+that caller (`decide(region, service, caller=...)`). A caller in a Region that is
+`unreachable` reaches nothing either (nothing leaves a dark Region); faults of a service
+(error, latency, hang, drop) belong to the target Region only.
 """
 
 from __future__ import annotations
@@ -34,12 +44,14 @@ from typing import Any, Literal, cast, get_args
 
 from harness.live.clock import LiveClock
 
-FaultKind = Literal["error", "latency", "hang", "drop", "unreachable"]
+FaultKind = Literal["error", "latency", "hang", "drop", "unreachable", "partition"]
 UnreachableMode = Literal["refuse", "blackhole", "reset", "hang"]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 UNREACHABLE_MODES: tuple[str, ...] = get_args(UnreachableMode)
 ANY_SERVICE = "*"
 DEFAULT_MAX_HANG_S = 300.0
+# Kinds that act on connections (a Region's listener), not on one service's requests.
+PATH_KINDS = frozenset({"unreachable", "partition"})
 
 
 class FaultError(ValueError):
@@ -64,7 +76,22 @@ class Fault:
     max_hang_s: float = DEFAULT_MAX_HANG_S
 
     def matches(self, region: str, service: str) -> bool:
-        return self.region == region and self.service in (ANY_SERVICE, service)
+        """A service fault of `region` that applies to `service` (not the path kinds)."""
+        return (
+            self.kind not in PATH_KINDS
+            and self.region == region
+            and self.service in (ANY_SERVICE, service)
+        )
+
+    def cuts(self, target: str, caller: str | None) -> bool:
+        """Whether this fault makes `target` unreachable for `caller` (None: a caller inside
+        `target`'s Region, or the harness)."""
+        crossing = caller is not None and caller != target
+        if self.kind == "unreachable":
+            return self.region == target or (crossing and self.region == caller)
+        if self.kind == "partition":
+            return crossing and self.region in (target, caller)
+        return False
 
     def params(self) -> dict[str, Any]:
         """The parameters that matter for this kind (for the history's `fault_on.params`)."""
@@ -79,7 +106,7 @@ class Fault:
             out.update(max_hang_s=self.max_hang_s)
         elif self.kind == "drop":
             out.update(rate=self.rate)
-        elif self.kind == "unreachable":
+        elif self.kind in PATH_KINDS:
             out.update(mode=self.mode, max_hang_s=self.max_hang_s)
         return out
 
@@ -199,6 +226,15 @@ class FaultController:
     ) -> Fault:
         return self.switch_on("unreachable", region, mode=mode, max_hang_s=max_hang_s)
 
+    def partition(
+        self,
+        region: str,
+        mode: UnreachableMode = "blackhole",
+        *,
+        max_hang_s: float = DEFAULT_MAX_HANG_S,
+    ) -> Fault:
+        return self.switch_on("partition", region, mode=mode, max_hang_s=max_hang_s)
+
     def switch_on(self, kind: str, region: str, **params: Any) -> Fault:
         """Switch a fault on; it applies to the next request. Generic form of the helpers
         above (also what the HTTP control API calls). Raises FaultError on bad parameters."""
@@ -250,25 +286,29 @@ class FaultController:
         with self._switch_lock:
             return list(self._history)
 
-    def unreachable_mode(self, region: str) -> UnreachableMode | None:
-        """The mode of the newest active `unreachable` fault of the Region, if any."""
-        with self._cond:
-            return self._unreachable_locked(region)
-
-    def _unreachable_locked(self, region: str) -> UnreachableMode | None:
-        newest: Fault | None = None
-        for fault in self._faults.values():
-            is_outage = fault.kind == "unreachable" and fault.region == region
-            if is_outage and (newest is None or fault.id > newest.id):
-                newest = fault
+    def unreachable_mode(self, region: str, caller: str | None = None) -> UnreachableMode | None:
+        """How `region` looks to `caller` (None: from inside the Region): the mode of the
+        newest fault that cuts that path (`Fault.cuts`), if any."""
+        newest = self.cutting_fault(region, caller)
         return newest.mode if newest is not None else None
 
-    def decide(self, region: str, service: str) -> Decision:
-        """What to do with a request for `service` in `region`, now. Rates are sampled here
-        (seeded, so a run with the same requests in the same order decides the same)."""
+    def cutting_fault(self, region: str, caller: str | None = None) -> Fault | None:
+        """The newest active fault that makes `region` unreachable for `caller`, if any."""
+        with self._cond:
+            cutting = [f for f in self._faults.values() if f.cuts(region, caller)]
+        return max(cutting, key=lambda f: f.id, default=None)
+
+    def decide(self, region: str, service: str, caller: str | None = None) -> Decision:
+        """What to do with a request for `service` in `region` from `caller` (None: from
+        inside the Region), now. Rates are sampled here (seeded, so a run with the same
+        requests in the same order decides the same)."""
         with self._cond:
             matching = sorted(
-                (f for f in self._faults.values() if f.matches(region, service)),
+                (
+                    f
+                    for f in self._faults.values()
+                    if f.matches(region, service) or f.cuts(region, caller)
+                ),
                 key=lambda f: f.id,
             )
             refuse: Fault | None = None
@@ -278,7 +318,7 @@ class FaultController:
             delay = 0.0
             latency: list[Fault] = []
             for fault in matching:
-                if fault.kind == "unreachable":
+                if fault.kind in PATH_KINDS:
                     if fault.mode == "hang":
                         hang = hang or fault
                     else:
@@ -353,6 +393,7 @@ class FaultController:
             "hang": {"service", "max_hang_s"},
             "drop": {"service", "rate"},
             "unreachable": {"mode", "max_hang_s"},
+            "partition": {"mode", "max_hang_s"},
         }[kind]
         unknown = sorted(set(params) - allowed)
         if unknown:
@@ -379,8 +420,8 @@ class FaultController:
             ):
                 raise FaultError(f"status must be an HTTP error status 400-599, got {status!r}")
         mode: UnreachableMode | None = None
-        if kind == "unreachable":
-            raw_mode = values.get("mode", "refuse")
+        if kind in PATH_KINDS:
+            raw_mode = values.get("mode", "refuse" if kind == "unreachable" else "blackhole")
             if raw_mode not in UNREACHABLE_MODES:
                 raise FaultError(f"mode must be one of {', '.join(UNREACHABLE_MODES)}")
             mode = cast(UnreachableMode, raw_mode)

@@ -129,7 +129,7 @@ def live_mwaa_ports(
     """The Mwaa and Airflow ports of DR code running in `caller`."""
     if caller not in aws.regions:
         raise ValueError(f"caller {caller!r} is not a Region of this LiveAws: {aws.regions}")
-    clients = aws_clients(aws, **settings)
+    clients = aws_clients(aws, caller, **settings)
     return (
         LiveMwaa(clients, caller, defaults=defaults),
         LiveAirflow(clients, caller, clock, workload_dags),

@@ -6,8 +6,9 @@
         metrics.scheduler_heartbeat("us-east-1", "env", 300.0)  # a cross-Region call
 
 A port is made for the caller's Region, as the simulator's `World.ports_for(region)`; every
-call goes to the *target* Region's endpoint (`LiveAws.endpoint_url(target)`, the Region's fault
-proxy), so a fault of the target Region is what the caller sees. The contract tests
+call goes to the *target* Region's endpoint as the caller reaches it (`LiveAws.endpoint_url(
+target, caller)`, a fault proxy per path), so a fault of the target Region, a partition
+between the two, or an outage of the caller's own Region is what the caller sees. The contract tests
 (tests/contract) run the same assertions against these ports and the simulator's.
 
 Failures are `PortError`s (`translate_error`):
@@ -46,10 +47,6 @@ server-side; nothing here reads before writing. (moto checks the condition and s
 object in one request handler but without a lock, so two racing writers are not excluded by
 construction; 300 rounds of 12 racing writers always produced exactly one winner. S3 itself
 is atomic: the loser gets 412, or 409 ConditionalRequestConflict.)
-
-The caller's Region is kept (`caller`) but does not change where a call goes: as in AWS, a
-call reaches the target Region's endpoint from anywhere. (The simulator also fails calls made
-*from* a dark Region; the live world does not: a known drift, see tests/contract.)
 """
 
 from __future__ import annotations
@@ -172,12 +169,13 @@ def translated(*, conditional_write: bool = False) -> Iterator[None]:
 # Clients --------------------------------------------------------------------------------------
 
 
-def aws_clients(aws: LiveAws, **settings: Any) -> ClientFactory:
-    """Clients of `aws` through each Region's fault proxy, with `LiveAws.client` settings
-    (max_attempts counts retries, as botocore's Config does; timeouts in seconds)."""
+def aws_clients(aws: LiveAws, caller: str | None = None, **settings: Any) -> ClientFactory:
+    """Clients of `aws` through each Region's fault proxy as `caller` reaches it (None: the
+    harness), with `LiveAws.client` settings (max_attempts counts retries, as botocore's
+    Config does; timeouts in seconds)."""
 
     def make(service: str, region: str) -> Any:
-        return aws.client(service, region, **settings)
+        return aws.client(service, region, caller=caller, **settings)
 
     return make
 
@@ -188,7 +186,7 @@ def live_ports(
     """The Metrics and ObjectStore ports of DR code running in `caller`."""
     if caller not in aws.regions:
         raise ValueError(f"caller {caller!r} is not a Region of this LiveAws: {aws.regions}")
-    clients = aws_clients(aws, **settings)
+    clients = aws_clients(aws, caller, **settings)
     return LiveMetrics(clients, caller, clock), LiveObjectStore(clients, caller, clock)
 
 

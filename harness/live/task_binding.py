@@ -5,8 +5,9 @@
 (named by MWAA_DR_BINDING), which reads the `DrillSpec` (path in MWAA_DRILL_SPEC) and the
 Region (AWS_REGION, set by the environment's backend as MWAA sets it) and gives:
 
-- `dr_context()`: the DrContext of this Region: boto3 ports onto every Region's endpoint (its
-  fault proxy, so faults hit DR tasks as they hit any AWS caller), the Airflow port through
+- `dr_context()`: the DrContext of this Region: boto3 ports onto every Region's endpoint as
+  this Region reaches it (a fault proxy per path, so faults, partitions included, hit DR
+  tasks as they hit any AWS caller in this Region), the Airflow port through
   MWAA InvokeRestApi, the journal file, the drill clock;
 - `run_dr_task(dag_id, conf)`: the DR logic's task of a DR DAG, driven on real time;
 - the workload's settings and `record_run(...)`, which appends a finished run to the ledger.
@@ -53,9 +54,10 @@ def clock() -> LiveClock:
     return LiveClock.attached(spec().origin_wall)
 
 
-def client_factory(drill: DrillSpec) -> ClientFactory:
-    """boto3 clients onto each Region's fault proxy (every service, MWAA included), cached
-    per (service, Region); credentials are the dummy ones of the drill's environment."""
+def client_factory(drill: DrillSpec, caller: str) -> ClientFactory:
+    """boto3 clients onto each Region's fault proxy as DR code in `caller` reaches it (every
+    service, MWAA included), cached per (service, Region); credentials are the dummy ones of
+    the drill's environment."""
     settings = drill.clients
     config = Config(
         inject_host_prefix=False,
@@ -71,7 +73,7 @@ def client_factory(drill: DrillSpec) -> ClientFactory:
         with lock:
             client = clients.get((service, target))
             if client is None:
-                url = drill.endpoints[target]
+                url = drill.endpoints[caller][target]
                 safety.check_endpoint(url)
                 session = boto3.session.Session(
                     aws_access_key_id=safety.DUMMY_ACCESS_KEY_ID,
@@ -109,7 +111,7 @@ def context_for(
 @functools.cache
 def dr_context() -> DrContext:
     drill = spec()
-    return context_for(drill, region(), clock(), client_factory(drill))
+    return context_for(drill, region(), clock(), client_factory(drill, region()))
 
 
 def dr_dag_schedule() -> dict[str, float | None]:

@@ -218,10 +218,22 @@ alarms or carries on with an empty history shows in RPO, lost and duplicated run
         kind=FaultKind.NETWORK_PARTITION,
         summary="The Region is cut off from the other one; each still works on its own.",
         doc="""\
-Calls from the other Region to this Region's endpoints fail for the fault window, while
-both Regions and their environments keep working. The region is the one cut off. Seen from
-the other side it looks like an outage, but failing over here gives two active Regions.""",
+Calls between this Region and the other one fail for the fault window, in both directions,
+while both Regions and their environments keep working and S3 replication (inside AWS) goes
+on. The region is the one cut off. Seen from the other side it looks like an outage, but
+failing over here gives two active Regions.""",
         default_region="primary",
+        params=(
+            ParamSpec(
+                name="unreachable_as",
+                kind="choice",
+                default="hang",
+                choices=("hang", "refused"),
+                doc="how the other Region's endpoints look across the cut: `hang` (packets "
+                "dropped) makes callers wait for their timeouts; `refused` fails every "
+                "connection at once (a firewall rule or a broken route that answers)",
+            ),
+        ),
     ),
 )
 

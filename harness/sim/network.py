@@ -4,8 +4,9 @@ Ports are bound to the caller's Region, so every call is judged here first:
 
 - region_outage of the target Region (or of the caller's own: nothing leaves a dark Region):
   `refused` fails at once with UNREACHABLE, `hang` waits for the caller's timeout, TIMED_OUT;
-- network_partition of either Region: a call between the two Regions times out (TIMED_OUT),
-  calls inside a Region work.
+- network_partition of either Region: a call between the two Regions fails as the partition
+  says (`hang`: TIMED_OUT after the caller's timeout, `refused`: UNREACHABLE at once); calls
+  inside a Region work.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class Network:
         self.engine = engine
         self.cal = calibration
         self._outages: dict[str, list[str]] = {}  # Region -> unreachable_as of active outages
-        self._cut: dict[str, int] = {}  # Region -> active partitions cutting it off
+        self._cut: dict[str, list[str]] = {}  # Region -> unreachable_as of active partitions
 
     # Fault edges ------------------------------------------------------------------------------
     def outage_on(self, region: str, unreachable_as: str) -> None:
@@ -29,18 +30,18 @@ class Network:
     def outage_off(self, region: str, unreachable_as: str) -> None:
         self._outages[region].remove(unreachable_as)
 
-    def partition_on(self, region: str) -> None:
-        self._cut[region] = self._cut.get(region, 0) + 1
+    def partition_on(self, region: str, unreachable_as: str) -> None:
+        self._cut.setdefault(region, []).append(unreachable_as)
 
-    def partition_off(self, region: str) -> None:
-        self._cut[region] -= 1
+    def partition_off(self, region: str, unreachable_as: str) -> None:
+        self._cut[region].remove(unreachable_as)
 
     # Queries ----------------------------------------------------------------------------------
     def is_out(self, region: str) -> bool:
         return bool(self._outages.get(region))
 
     def is_cut(self, region: str) -> bool:
-        return self._cut.get(region, 0) > 0
+        return bool(self._cut.get(region))
 
     def check(self, caller: str, target: str, hang_timeout: float | None = None) -> None:
         """Raise PortError (after charging the time the failure takes) if `caller` cannot
@@ -55,7 +56,11 @@ class Network:
                 self.engine.charge(self.cal.refused)
                 raise PortError(UNREACHABLE, f"{region} refuses connections")
         if caller != target:
-            if self.is_cut(caller) or self.is_cut(target):
-                self.engine.charge(timeout)
-                raise PortError(TIMED_OUT, f"{caller} cannot reach {target} (partition)")
+            cuts = self._cut.get(caller, []) + self._cut.get(target, [])
+            if cuts:
+                if "hang" in cuts:  # as for outages, a hanging cut hides a refusing one
+                    self.engine.charge(timeout)
+                    raise PortError(TIMED_OUT, f"{caller} cannot reach {target} (partition)")
+                self.engine.charge(self.cal.refused)
+                raise PortError(UNREACHABLE, f"{caller} cannot reach {target} (partition)")
             self.engine.charge(self.cal.cross_region_call)

@@ -257,7 +257,7 @@ class World:
         elif fault.kind == FaultKind.ENVIRONMENT_FAILURE:
             self._env_failures[fault.region] = self._env_failures.get(fault.region, 0) + 1
         elif fault.kind == FaultKind.NETWORK_PARTITION:
-            self.network.partition_on(fault.region)
+            self.network.partition_on(fault.region, str(fault.params["unreachable_as"]))
         self._reconcile(fault.region)
 
     def _fault_off(self, fault: ScheduledFault) -> None:
@@ -273,7 +273,7 @@ class World:
         elif fault.kind == FaultKind.ENVIRONMENT_FAILURE:
             self._env_failures[fault.region] -= 1
         elif fault.kind == FaultKind.NETWORK_PARTITION:
-            self.network.partition_off(fault.region)
+            self.network.partition_off(fault.region, str(fault.params["unreachable_as"]))
         self._reconcile(fault.region)
 
     def _reconcile(self, region: str) -> None:

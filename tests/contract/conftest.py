@@ -16,7 +16,8 @@ against LiveAws: moto behind a fault proxy per Region, the harness's replicator;
   mechanism (sim: a ScheduledFault switched on with the World's own edge code; live: the
   FaultController, i.e. the Region's fault proxy):
     cloudwatch_error (code=ServiceUnavailable|InternalFailure), cloudwatch_throttling,
-    region_unreachable (mode=refuse|hang), metric_delay (seconds=...);
+    region_unreachable (mode=refuse|hang), partition (mode=refuse|hang), metric_delay
+    (seconds=...);
 - bucket(region), replication_lag, unique(name).
 
 The sim's faults are fixed per trial (a FaultSchedule sampled from the scenario); switching
@@ -147,6 +148,10 @@ SIM_KINDS: Mapping[str, Callable[..., tuple[FaultKind, dict[str, Any]]]] = {
     ),
     "metric_delay": lambda seconds: (FaultKind.CLOUDWATCH_METRIC_DELAY, {"delay": seconds}),
     "environment_failure": lambda: (FaultKind.ENVIRONMENT_FAILURE, {}),
+    "partition": lambda mode: (
+        FaultKind.NETWORK_PARTITION,
+        {"unreachable_as": {"refuse": "refused", "hang": "hang"}[mode]},
+    ),
 }
 
 
@@ -391,6 +396,9 @@ class LiveAdapter:
             return faults.error(region, "cloudwatch", "Throttling")
         if kind == "region_unreachable":
             return faults.unreachable(region, params["mode"], max_hang_s=LIVE_MAX_HANG_S)
+        if kind == "partition":  # as the live drill does: a hanging cut drops packets
+            mode = "refuse" if params["mode"] == "refuse" else "blackhole"
+            return faults.partition(region, mode, max_hang_s=LIVE_MAX_HANG_S)
         if kind == "metric_delay":
             self._set_delay(region, float(params["seconds"]))
             return ("metric_delay", region)
@@ -422,12 +430,3 @@ def world(request: pytest.FixtureRequest) -> Iterator[WorldAdapter]:
         yield adapter
     finally:
         adapter.close()
-
-
-def drift(request: pytest.FixtureRequest, world: WorldAdapter, in_world: str, why: str) -> None:
-    """A known difference between the worlds: the test must fail in `in_world` (strict xfail,
-    so the day the worlds agree, the test says so)."""
-    if world.name == in_world:
-        request.node.add_marker(
-            pytest.mark.xfail(reason=f"drift in {in_world}: {why}", strict=True)
-        )

@@ -252,10 +252,10 @@ class LiveMwaaWorld(LiveAdapter):
         self._mwaa: dict[tuple[str, bool], Mwaa] = {}
         self._airflow: dict[tuple[str, bool], Airflow] = {}
 
-    def _clients(self, quick: bool) -> Any:
+    def _clients(self, caller: str, quick: bool) -> Any:
         from harness.live.ports import aws_clients
 
-        return aws_clients(self.aws, **(LIVE_QUICK_SETTINGS if quick else LIVE_SETTINGS))
+        return aws_clients(self.aws, caller, **(LIVE_QUICK_SETTINGS if quick else LIVE_SETTINGS))
 
     def mwaa(self, caller: str, *, quick: bool = False) -> Mwaa:
         from harness.live.mwaa_ports import LiveMwaa
@@ -263,7 +263,9 @@ class LiveMwaaWorld(LiveAdapter):
         key = (caller, quick)
         if key not in self._mwaa:
             overrides = {region: create_request(region) for region in (P, S)}
-            self._mwaa[key] = LiveMwaa(self._clients(quick), caller, region_overrides=overrides)
+            self._mwaa[key] = LiveMwaa(
+                self._clients(caller, quick), caller, region_overrides=overrides
+            )
         return self._mwaa[key]
 
     def airflow(self, caller: str, *, quick: bool = False) -> Airflow:
@@ -272,7 +274,7 @@ class LiveMwaaWorld(LiveAdapter):
         key = (caller, quick)
         if key not in self._airflow:
             self._airflow[key] = LiveAirflow(
-                self._clients(quick), caller, self.clock, WORKLOAD_DAGS
+                self._clients(caller, quick), caller, self.clock, WORKLOAD_DAGS
             )
         return self._airflow[key]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from reference_impl.ports import THROTTLED, TIMED_OUT, UNREACHABLE, PortError
-from tests.contract.conftest import P, S, WorldAdapter, drift
+from tests.contract.conftest import P, S, WorldAdapter
 
 PERIOD_S = 60.0
 
@@ -133,17 +133,30 @@ def test_a_hanging_region_times_calls_out(world: WorldAdapter) -> None:
     assert store.get(P, world.bucket(P), world.unique("absent")) is None
 
 
-def test_nothing_leaves_a_dark_region(request: pytest.FixtureRequest, world: WorldAdapter) -> None:
-    drift(
-        request,
-        world,
-        "live",
-        "an unreachable Region only closes its own endpoint; calls made from it to the other "
-        "Region still go out (the sim fails them: harness/sim/network.py checks the caller too)",
-    )
+def test_nothing_leaves_a_dark_region(world: WorldAdapter) -> None:
     outage = world.fault_on("region_unreachable", P, mode="refuse")
     metrics, _ = world.ports_for(P)
     try:
         assert code_of(lambda: metrics.scheduler_heartbeat(S, "env", PERIOD_S)) == UNREACHABLE
     finally:
         world.fault_off(outage)
+
+
+@pytest.mark.parametrize(("mode", "code"), [("refuse", UNREACHABLE), ("hang", TIMED_OUT)])
+def test_a_partition_cuts_calls_between_the_regions_both_ways_not_inside_them(
+    world: WorldAdapter, mode: str, code: str
+) -> None:
+    env = world.unique("env")
+    world.heartbeats_between(P, env, start_ago=30.0, end_ago=0.0)
+    cut = world.fault_on("partition", P, mode=mode)
+    try:
+        assert code_of(lambda: heartbeat(world, S, P, env, PERIOD_S)) == code
+        _, primary_store = world.ports_for(P)
+        missing = world.unique("absent")
+        assert code_of(lambda: primary_store.get(S, world.bucket(S), missing)) == code
+        # Each Region still reaches its own endpoints.
+        assert heartbeat(world, P, P, env, PERIOD_S) == [1.0]
+        assert heartbeat(world, S, S, env, PERIOD_S) == []
+    finally:
+        world.fault_off(cut)
+    assert heartbeat(world, S, P, env, PERIOD_S) == [1.0]

@@ -128,6 +128,24 @@ def test_objects_reach_the_secondary_bucket_after_the_lag_not_before(world: Worl
     assert replica.last_modified >= source.last_modified - 1.0
 
 
+def test_replication_goes_on_across_a_partition(world: WorldAdapter) -> None:
+    """It runs inside AWS: a partition between the Regions' endpoints does not stop it."""
+    _, store = world.ports_for(P)
+    _, remote = world.ports_for(S)
+    key = f"{world.unique('t')}/dr/canary.json"
+    cut = world.fault_on("partition", P, mode="refuse")
+    try:
+        store.put(P, world.bucket(P), key, BODY)
+        seen = world.wait_until(
+            lambda: remote.get(S, world.bucket(S), key) is not None,
+            timeout_s=world.replication_lag + 2.0,
+            step_s=0.05,
+        )
+        assert seen is not None
+    finally:
+        world.fault_off(cut)
+
+
 def test_the_secondary_bucket_does_not_replicate_back(world: WorldAdapter) -> None:
     _, remote = world.ports_for(S)
     _, store = world.ports_for(P)

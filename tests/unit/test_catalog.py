@@ -25,6 +25,7 @@ EXPECTED = {
     "primary-returns-while-secondary-active.yaml",
     "regional-outage-hanging-endpoints.yaml",
     "transient-environment-creation-failure.yaml",
+    "network-partition-warm-standby.yaml",
     "detector-tradeoff.yaml",
 }
 

@@ -59,6 +59,11 @@ WEAKNESSES: dict[str, tuple[str, str, int]] = {
         "rto",
         40,
     ),
+    "network-partition-warm-standby": (
+        "a Region it cannot reach is taken for a dead one, and nothing fences the primary",
+        "max_spurious_failover_rate",
+        40,
+    ),
     "transient-environment-creation-failure": (
         "the poll loop has no exit on CREATE_FAILED",
         "rto",

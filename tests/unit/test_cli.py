@@ -117,21 +117,6 @@ def test_scenarios_faults_documents_every_kind(capsys: pytest.CaptureFixture[str
         assert kind.value in out
 
 
-def test_live_drill_with_a_fault_kind_not_injectable_live_exits_3_before_starting(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    scenario = tmp_path / "partition.yaml"
-    scenario.write_text(
-        "name: partition\nstrategy: warm_standby\nprofile: hardened\nduration: 1h\n"
-        "faults:\n  - kind: network_partition\n    region: primary\n    at: 10m\n"
-    )
-    reports = tmp_path / "reports"
-    assert main(["run", str(scenario), "--report-dir", str(reports)]) == 3
-    err = capsys.readouterr().err
-    assert "cannot complete" in err and "network_partition" in err
-    assert not reports.exists()  # nothing started, nothing written
-
-
 def test_live_drill_on_localstack_without_localstack_exits_3_with_the_fix(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -324,3 +324,33 @@ def test_control_api_round_trip(proxy: RegionProxy, faults: FaultController) -> 
             client.switch_on("error", "mars-1", code="X")
         with pytest.raises(FaultError):
             client.switch_on("nope", REGION)
+
+
+# Cross-Region paths ----------------------------------------------------------------------------
+def test_a_path_proxy_obeys_partitions_and_its_callers_outage_the_region_proxy_does_not(
+    upstream: str,
+) -> None:
+    other = "us-west-2"
+    faults = FaultController(regions=(REGION, other))
+    with (
+        RegionProxy(REGION, upstream, faults) as inside,
+        RegionProxy(REGION, upstream, faults, caller=other) as across,
+    ):
+        cut = faults.partition(REGION, "refuse")
+        assert (inside.state, across.state) == ("open", "refuse")
+        assert request(inside)[0] == 200
+        assert not port_accepts(across.port, timeout_s=0.2)
+        faults.clear(cut)
+        assert across.state == "open" and request(across)[0] == 200
+        # The caller's Region goes dark: nothing leaves it, whatever the target.
+        dark = faults.unreachable(other, "blackhole")
+        assert (inside.state, across.state) == ("open", "blackhole")
+        with pytest.raises(TimeoutError), socket.create_connection(("127.0.0.1", across.port), 0.3):
+            pass
+        faults.clear(dark)
+        assert request(across)[0] == 200
+        faults.partition(other, "hang", max_hang_s=30)  # a hang acts per request
+        assert across.state == "open"
+        with pytest.raises(TimeoutError):
+            request(across, timeout_s=0.3)
+        assert request(inside)[0] == 200

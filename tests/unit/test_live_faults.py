@@ -182,3 +182,54 @@ def test_injection_counts() -> None:
     faults.count_injection(fault)
     assert faults.injected(fault) == 2
     assert faults.injected(fault.id + 100) == 0
+
+
+# Paths between Regions: partitions and dark callers ------------------------------------------
+P, S = "us-east-1", "us-west-2"
+
+
+def test_a_partition_cuts_only_the_paths_between_regions_both_ways() -> None:
+    faults = controller()
+    cut = faults.partition(P)
+    assert cut.mode == "blackhole"  # a partition drops packets unless told otherwise
+    for target, caller in ((P, S), (S, P)):
+        assert faults.decide(target, "s3", caller).refuse == cut
+        assert faults.unreachable_mode(target, caller) == "blackhole"
+    for target, caller in ((P, None), (P, P), (S, None), (S, S)):
+        decision = faults.decide(target, "s3", caller)
+        assert (decision.refuse, decision.hang) == (None, None)
+        assert faults.unreachable_mode(target, caller) is None
+    faults.clear(cut)
+    assert faults.decide(P, "s3", S).refuse is None
+
+
+def test_a_hanging_partition_holds_requests_across_it() -> None:
+    faults = controller()
+    cut = faults.partition(S, "hang", max_hang_s=5.0)
+    assert faults.decide(P, "cloudwatch", S).hang == cut
+    assert faults.decide(S, "cloudwatch", P).hang == cut
+    assert faults.decide(S, "cloudwatch", S).hang is None
+
+
+def test_nothing_leaves_a_dark_region_but_its_own_service_faults_stay_its_own() -> None:
+    faults = controller()
+    outage = faults.unreachable(P, "refuse")
+    assert faults.decide(S, "s3", P).refuse == outage  # from the dark Region
+    assert faults.decide(P, "s3", S).refuse == outage  # into it
+    assert faults.decide(S, "s3").refuse is None  # the other Region, from inside
+    error = faults.error(P, "cloudwatch", "ServiceUnavailable")
+    assert faults.decide(S, "cloudwatch", P).error is None  # a fault of P's service, not S's
+    assert faults.decide(P, "cloudwatch", S).error == error
+
+
+def test_partition_parameters_are_checked() -> None:
+    faults = controller()
+    with pytest.raises(FaultError, match="mode"):
+        faults.switch_on("partition", P, mode="sideways")
+    with pytest.raises(FaultError, match="unknown parameter"):
+        faults.switch_on("partition", P, service="s3")
+    assert faults.switch_on("partition", P, mode="refuse").params() == {
+        "service": ANY_SERVICE,
+        "mode": "refuse",
+        "max_hang_s": 300.0,
+    }

@@ -164,7 +164,11 @@ def test_live_ports_are_bound_to_a_caller_and_reach_the_target_region() -> None:
     assert (metrics.caller, store.caller) == (S, S)
     metrics.clients("cloudwatch", P)
     store.clients("s3", P)
-    assert aws.asked == [("cloudwatch", P, {"max_attempts": 1}), ("s3", P, {"max_attempts": 1})]
+    # Each call goes to the target's endpoint as the caller's Region reaches it (its path).
+    assert aws.asked == [
+        ("cloudwatch", P, {"caller": S, "max_attempts": 1}),
+        ("s3", P, {"caller": S, "max_attempts": 1}),
+    ]
     with pytest.raises(ValueError):
         live_ports(cast(Any, aws), "eu-west-1", FakeClock())
 

@@ -334,7 +334,8 @@ class FakeLiveDrill:
     aborted = None
 
     def __init__(self, scenario, settings, *, progress=None):
-        live.check_supported(scenario)
+        if scenario.name == "unrunnable":
+            raise live.LiveDrillError("the fake cannot drill this one")
         self.scenario, self.settings = scenario, settings
         DRILLS.append((scenario.name, scenario.profile.value, settings))
 
@@ -378,19 +379,19 @@ def test_live_drill_runs_with_the_time_scale_and_writes_its_outputs(
             mwaa_drill_live("{SCENARIO_NAME}", time_scale=10, creation_delay_s=5)
             assert (DRILLS[-1][2].time_scale, DRILLS[-1][2].creation_delay_s) == (10.0, 5.0)
 
-        def test_unsupported_fault(mwaa_drill_live):
-            mwaa_drill_live("partition.yaml")
+        def test_unrunnable(mwaa_drill_live):
+            mwaa_drill_live("unrunnable.yaml")
         """
     )
     pytester.makefile(
         ".yaml",
-        partition="name: partition\nstrategy: warm_standby\nprofile: hardened\nduration: 1h\n"
-        "faults:\n  - kind: network_partition\n    region: primary\n    at: 10m\n",
+        unrunnable="name: unrunnable\nstrategy: warm_standby\nprofile: hardened\n"
+        "duration: 1h\nfaults:\n  - kind: network_partition\n    region: primary\n    at: 10m\n",
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
-        ["live drill partition: cannot run: *network_partition cannot be injected*"]
+        ["live drill unrunnable: cannot run: the fake cannot drill this one"]
     )
     overridden = pytester.runpytest("--mwaa-drill-time-scale", "60", "-k", "asked_scale")
     overridden.assert_outcomes(failed=1)

@@ -218,11 +218,11 @@ def test_region_outage_refused_or_hanging() -> None:
 
 def test_a_partition_times_out_cross_region_calls_only() -> None:
     _, cw, network = cloudwatch()
-    network.partition_on(P)
+    network.partition_on(P, "hang")
     with pytest.raises(PortError) as caught:
         MetricsPort(cw, S).scheduler_heartbeat(P, ENV, 300.0)
     assert caught.value.code == TIMED_OUT
     MetricsPort(cw, P).scheduler_heartbeat(P, ENV, 300.0)  # inside the Region: fine
     MetricsPort(cw, S).scheduler_heartbeat(S, ENV, 300.0)
-    network.partition_off(P)
+    network.partition_off(P, "hang")
     MetricsPort(cw, S).scheduler_heartbeat(P, ENV, 300.0)

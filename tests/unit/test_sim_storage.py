@@ -159,7 +159,7 @@ def test_a_dark_region_holds_replication_until_it_returns(region: str) -> None:
 
 def test_a_partition_does_not_stop_replication_but_blocks_cross_region_calls() -> None:
     engine, s3, history, network = store()
-    network.partition_on(P)
+    network.partition_on(P, "hang")
     put_at(engine, s3, 100.0, "k", {})
     engine.run()
     assert arrivals(history) == [(110.0, "k")]
