@@ -4,7 +4,8 @@ Measures:
 - start-up and teardown of a two-Region LiveAws;
 - per-call overhead of the proxy (same call, direct to moto vs through the Region's proxy);
 - how fast a fault takes effect: the time the switch call takes, and from the start of the
-  switch until the next API call has seen the fault (error, refuse, drop), plus whether that
+  switch until the next API call has seen the fault (error, refuse, drop, and a partition
+  seen on a cross-Region path), plus whether that
   very next call saw it every time; and the same for clearing.
 
 Run: .venv/bin/python benchmarks/bench_fault_layer.py [--iterations N] [--json out.json]
@@ -93,19 +94,36 @@ def bench_switch(aws: LiveAws, iterations: int) -> dict[str, Any]:
         "cloudwatch", EAST, max_attempts=0, connect_timeout_s=1.0, read_timeout_s=1.0
     )
     client.list_metrics()
-    kinds: dict[str, tuple[Callable[[], Any], type[BaseException]]] = {
+    # The same Region as DR code in the other Region reaches it (its cross-Region path).
+    across = aws.client(
+        "cloudwatch",
+        EAST,
+        caller=REGIONS[1],
+        max_attempts=0,
+        connect_timeout_s=1.0,
+        read_timeout_s=1.0,
+    )
+    across.list_metrics()
+    kinds: dict[str, tuple[Callable[[], Any], type[BaseException], Any]] = {
         "error ServiceUnavailable": (
             lambda: aws.faults.error(EAST, "cloudwatch", "ServiceUnavailable"),
             ClientError,
+            client,
         ),
         "unreachable refuse": (
             lambda: aws.faults.unreachable(EAST, "refuse"),
             EndpointConnectionError,
+            client,
         ),
-        "drop": (lambda: aws.faults.drop(EAST, "cloudwatch"), ConnectionClosedError),
+        "drop": (lambda: aws.faults.drop(EAST, "cloudwatch"), ConnectionClosedError, client),
+        "partition refuse (cross-Region path)": (
+            lambda: aws.faults.partition(EAST, "refuse"),
+            EndpointConnectionError,
+            across,
+        ),
     }
     out: dict[str, Any] = {}
-    for name, (switch_on, expected) in kinds.items():
+    for name, (switch_on, expected, client) in kinds.items():
         switch_s, seen_s, clear_s, recovered_s = [], [], [], []
         missed = 0
         not_recovered = 0

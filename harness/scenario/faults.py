@@ -68,6 +68,13 @@ def _rate(name: str, doc: str) -> ParamSpec:
     return ParamSpec(name=name, kind="rate", doc=doc, default=1.0)
 
 
+def _unreachable_as(default: str, doc: str) -> ParamSpec:
+    """How unreachable endpoints look: refused at once, or hanging until timeouts."""
+    return ParamSpec(
+        name="unreachable_as", kind="choice", default=default, choices=("refused", "hang"), doc=doc
+    )
+
+
 _SPECS = (
     FaultSpec(
         kind=FaultKind.REGION_OUTAGE,
@@ -79,12 +86,9 @@ included, with whatever state it had: if nothing paused its DAGs, it schedules t
 This is the fault RTO and RPO are measured against.""",
         default_region="primary",
         params=(
-            ParamSpec(
-                name="unreachable_as",
-                kind="choice",
-                default="refused",
-                choices=("refused", "hang"),
-                doc="how its endpoints look from outside: `refused` fails every connection at "
+            _unreachable_as(
+                "refused",
+                "how its endpoints look from outside: `refused` fails every connection at "
                 "once; `hang` accepts connections and never answers, so callers wait for "
                 "their timeouts",
             ),
@@ -224,12 +228,9 @@ on. The region is the one cut off. Seen from the other side it looks like an out
 failing over here gives two active Regions.""",
         default_region="primary",
         params=(
-            ParamSpec(
-                name="unreachable_as",
-                kind="choice",
-                default="hang",
-                choices=("hang", "refused"),
-                doc="how the other Region's endpoints look across the cut: `hang` (packets "
+            _unreachable_as(
+                "hang",
+                "how the other Region's endpoints look across the cut: `hang` (packets "
                 "dropped) makes callers wait for their timeouts; `refused` fails every "
                 "connection at once (a firewall rule or a broken route that answers)",
             ),

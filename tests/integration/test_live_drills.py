@@ -158,6 +158,31 @@ def test_primary_returning_while_the_secondary_is_active(
     assert heals, "the primary never came back"
 
 
+@pytest.mark.parametrize(
+    ("profile", "fails_over", "code"), [("seed", True, 1), ("hardened", False, 0)]
+)
+def test_network_partition_between_healthy_regions(
+    report_dir: Path, profile: str, fails_over: bool, code: int
+) -> None:
+    """The Regions cannot reach each other, both healthy: seed takes the refused calls for a
+    dead primary, fails over, and both Regions schedule; hardened's canary says otherwise."""
+    outcome = drill("network-partition-warm-standby", report_dir, profile)
+    assert outcome.aborted is None, outcome.aborted
+    t = trial(outcome)
+    assert t["failover_triggered"] is fails_over, t["reasons"]
+    assert t["spurious_failover"] is fails_over, t["reasons"]
+    assert (t["split_brain_s"] > 0) is fails_over, t
+    assert exit_code(outcome.report) == code, outcome.report["reasons"]
+    (verified,) = [e for e in outcome.history if e.kind == "fault_verified"]
+    assert verified["landed"], verified  # cut across, answering inside
+    across = [
+        e
+        for e in outcome.history
+        if e.kind == "probe" and e["region"] == "us-east-1" and "ConnectionRefused" in e["detail"]
+    ]
+    assert across, "no check of the secondary met the partition"
+
+
 def test_failed_environment_creation_is_not_recovered_and_says_why(report_dir: Path) -> None:
     outcome = drill("failed-environment-creation", report_dir)
     assert outcome.aborted is None, outcome.aborted
