@@ -23,12 +23,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 # A child that runs a stack, prints its pids and ports, and waits (bounded) to be signalled.
 STACK_SCRIPT = """
-import json
+import json, sys
+from pathlib import Path
 from harness.live import clock
 from harness.live.endpoints import LiveAws
 
-with LiveAws(["us-east-1", "us-west-2"]) as aws:
-    ports = [aws.moto.port, *(p.port for p in aws.proxies.values()), aws.control.port]
+with LiveAws(["us-east-1", "us-west-2"], work_dir=Path(sys.argv[1])) as aws:
+    proxies = [*aws.proxies.values(), *aws.paths.values()]
+    ports = [aws.moto.port, *(p.port for p in proxies), aws.control.port]
     pids = [p.pid for p in aws.registry.processes]
     print(json.dumps({"pids": pids, "ports": ports}), flush=True)
     deadline = clock.Deadline.after(60)
@@ -75,7 +77,8 @@ def assert_all_gone(pids: list[int], ports: list[int], within_s: float = 10.0) -
 
 def stack_ids(aws: LiveAws) -> tuple[list[int], list[int]]:
     assert aws.moto is not None and aws.control is not None
-    ports = [aws.moto.port or 0, *(p.port for p in aws.proxies.values()), aws.control.port]
+    proxies = [*aws.proxies.values(), *aws.paths.values()]  # every Region's and every path's
+    ports = [aws.moto.port or 0, *(p.port for p in proxies), aws.control.port]
     return [p.pid for p in aws.registry.processes], ports
 
 
@@ -105,9 +108,11 @@ def test_exception_inside_the_block_leaves_nothing() -> None:
     assert_all_gone(pids, ports)
 
 
-def start_stack_child() -> tuple[subprocess.Popen[str], dict[str, list[int]]]:
+def start_stack_child(work_dir: Path) -> tuple[subprocess.Popen[str], dict[str, list[int]]]:
+    """A child process running a stack in `work_dir` (pytest's tmp_path: a child killed
+    by SIGKILL cannot remove its own temp dir)."""
     child = subprocess.Popen(
-        [sys.executable, "-c", STACK_SCRIPT],
+        [sys.executable, "-c", STACK_SCRIPT, str(work_dir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -131,8 +136,10 @@ def start_stack_child() -> tuple[subprocess.Popen[str], dict[str, list[int]]]:
     ("sig", "expected_returncode"),
     [(signal.SIGINT, -signal.SIGINT), (signal.SIGTERM, 128 + signal.SIGTERM)],
 )
-def test_signal_to_a_child_running_a_stack(sig: int, expected_returncode: int) -> None:
-    child, info = start_stack_child()
+def test_signal_to_a_child_running_a_stack(
+    sig: int, expected_returncode: int, tmp_path: Path
+) -> None:
+    child, info = start_stack_child(tmp_path)
     try:
         assert all(process_exists(pid) for pid in info["pids"])
         start = clock.monotonic()
@@ -149,8 +156,8 @@ def test_signal_to_a_child_running_a_stack(sig: int, expected_returncode: int) -
     assert_all_gone(info["pids"], info["ports"])
 
 
-def test_sigkill_of_the_parent_takes_the_emulator_down() -> None:
-    child, info = start_stack_child()
+def test_sigkill_of_the_parent_takes_the_emulator_down(tmp_path: Path) -> None:
+    child, info = start_stack_child(tmp_path)
     child.kill()
     child.wait(timeout=5)
     assert_all_gone(info["pids"], info["ports"], within_s=5.0)

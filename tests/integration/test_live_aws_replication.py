@@ -89,6 +89,12 @@ def watch(aws: LiveAws, key: str, timeout_s: float) -> float | None:
 
 
 def arrival_of(arrivals: list[ReplicationArrival], key: str) -> ReplicationArrival:
+    """The one arrival recorded for `key`. The replicator records an arrival just after the
+    copy lands, so a test that saw the replica may ask a moment before the record exists:
+    wait for it (bounded), then check there is exactly one."""
+    deadline = clock.Deadline.after(2.0)
+    while not any(a.key == key for a in arrivals) and not deadline.expired():
+        clock.sleep(0.02)
     found = [a for a in arrivals if a.key == key]
     assert len(found) == 1, found
     return found[0]
@@ -109,11 +115,14 @@ def test_object_arrives_after_the_lag_not_before(
     after = aws.now()
     seen = watch(aws, "b/1.json", timeout_s=LAG_S + 3.0)
     assert seen is not None
+    # Never before the lag (exact); after it, within a slack that a loaded 2-core machine
+    # keeps (the replicator polls every 0.05 s; upper bounds of 0.5-1 s flaked under load).
+    slack_s = 3.0
     assert seen >= before + LAG_S
-    assert seen <= after + LAG_S + 1.0
+    assert seen <= after + LAG_S + slack_s
     arrival = arrival_of(arrivals, "b/1.json")
     assert arrival.source_region == EAST and arrival.dest_region == WEST
-    assert before <= arrival.written_at <= after + 0.5
+    assert before <= arrival.written_at <= after + slack_s
     assert arrival.arrived_at >= arrival.written_at + LAG_S
     body = aws.client("s3", WEST).get_object(Bucket="backups-west", Key="b/1.json")["Body"]
     assert json.loads(body.read()) == {"n": 1}
