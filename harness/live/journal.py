@@ -16,12 +16,12 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from harness.history import Event, HistoryError
-from reference_impl.ports import ProbeResult
+from harness.journal import JournalEvents
 from reference_impl.runtime import Clock
 
 
@@ -53,7 +53,7 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-class FileJournal:
+class FileJournal(JournalEvents):
     """reference_impl.ports.Journal that appends history events to a file."""
 
     def __init__(self, path: Path, clock: Clock) -> None:
@@ -65,37 +65,6 @@ class FileJournal:
         event = Event(self.clock.now(), kind, data)  # checks the fields now, not at read time
         with self._lock:
             append_line(self.path, event.to_json())
-
-    def probe(self, region: str, result: ProbeResult, detail: str) -> None:
-        self._record("probe", region=region, result=result, detail=detail)
-
-    def decision(self, action: str, from_region: str, to_region: str, reason: str) -> None:
-        self._record(
-            "decision", action=action, from_region=from_region, to_region=to_region, reason=reason
-        )
-
-    def backup(self, region: str, backup_id: str, state: str, **details: Any) -> None:
-        self._record("backup", region=region, backup_id=backup_id, state=state, **details)
-
-    def restore(
-        self,
-        region: str,
-        backup_id: str,
-        state: str,
-        reason: str = "",
-        sources: Sequence[str] = (),
-    ) -> None:
-        self._record(
-            "restore",
-            region=region,
-            backup_id=backup_id,
-            state=state,
-            reason=reason,
-            sources=list(sources),
-        )
-
-    def note(self, message: str) -> None:
-        self._record("note", message=message)
 
 
 def read_journal(path: Path) -> list[Event]:

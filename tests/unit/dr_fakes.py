@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.journal import JournalEvents
 from reference_impl.backup import backup_task
 from reference_impl.config import ProfileConfig, StrategyName
 from reference_impl.context import DrContext, Topology
@@ -99,41 +100,12 @@ class Driver:
 
 
 @dataclass
-class FakeJournal:
+class FakeJournal(JournalEvents):
     clock: FakeClock
     events: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
 
-    def _add(self, kind: str, **data: Any) -> None:
+    def _record(self, kind: str, **data: Any) -> None:
         self.events.append((self.clock.now(), kind, data))
-
-    def probe(self, region: str, result: str, detail: str) -> None:
-        self._add("probe", region=region, result=result, detail=detail)
-
-    def decision(self, action: str, from_region: str, to_region: str, reason: str) -> None:
-        self._add("decision", action=action, from_region=from_region, to_region=to_region)
-
-    def backup(self, region: str, backup_id: str, state: str, **details: Any) -> None:
-        self._add("backup", region=region, backup_id=backup_id, state=state, **details)
-
-    def restore(
-        self,
-        region: str,
-        backup_id: str,
-        state: str,
-        reason: str = "",
-        sources: Sequence[str] = (),
-    ) -> None:
-        self._add(
-            "restore",
-            region=region,
-            backup_id=backup_id,
-            state=state,
-            reason=reason,
-            sources=list(sources),
-        )
-
-    def note(self, message: str) -> None:
-        self._add("note", message=message)
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [data for _, k, data in self.events if k == kind]
