@@ -36,19 +36,18 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from harness.live import safety
+from harness.live.emulator_process import EmulatorProcess
 from harness.live.processes import (
     LOOPBACK,
     ManagedProcess,
     ProcessRegistry,
     ReadinessTimeout,
-    free_port,
     wait_for_http,
     wait_until,
 )
@@ -231,9 +230,11 @@ class ExistingEmulator:
 # LocalStack as our child process --------------------------------------------------------------
 
 
-class LocalStackServer:
+class LocalStackServer(EmulatorProcess):
     """A LocalStack child process (host mode). Use inside a ProcessRegistry (which stops it
-    for sure). Same shape as `MotoServer`: `start`, `url`, `port`, `freeze`/`thaw`/`kill`."""
+    for sure). Same shape as `MotoServer` (`EmulatorProcess`)."""
+
+    label = "LocalStack"
 
     def __init__(
         self,
@@ -248,26 +249,19 @@ class LocalStackServer:
         python: Path | None = None,
         extra_env: dict[str, str] | None = None,
     ) -> None:
-        safety.check_endpoint(f"http://{host}")
         if not services or any(not s or "," in s for s in services):
             raise ValueError(f"services must be non-empty names, got {list(services)}")
-        self.registry = registry
-        self.host = host
+        super().__init__(
+            registry,
+            host=host,
+            log_path=log_path,
+            startup_timeout_s=startup_timeout_s,
+            attempts=attempts,
+        )
         self.data_dir = data_dir
-        self.log_path = log_path
         self.services = tuple(services)
-        self.startup_timeout_s = startup_timeout_s
-        self.attempts = attempts
         self.python = python
         self.extra_env = dict(extra_env or {})
-        self.port: int | None = None
-        self.process: ManagedProcess | None = None
-
-    @property
-    def url(self) -> str:
-        if self.port is None:
-            raise RuntimeError("LocalStack is not started")
-        return f"http://{self.host}:{self.port}"
 
     def environment(self, port: int) -> dict[str, str]:
         """The child's environment: dummy credentials (safety), loopback only, files in
@@ -302,38 +296,29 @@ class LocalStackServer:
         return env
 
     def start(self) -> LocalStackServer:
-        python = self.python or find_python()
+        self.python = self.python or find_python()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        last_error: Exception | None = None
-        for _ in range(self.attempts):
-            port = free_port(self.host)
-            process = self.registry.start(
-                [str(python), "-m", "localstack.runtime.main"],
-                name="localstack",
-                env=self.environment(port),
-                cwd=self.data_dir,
-                log_path=self.log_path,
-            )
-            url = f"http://{self.host}:{port}"
+        return super().start()
 
-            def ready(process: ManagedProcess = process, url: str = url) -> bool:
-                if not process.alive():
-                    raise ReadinessTimeout(f"LocalStack exited before it was ready ({url})")
-                return services_ready(health(url), self.services)
-
-            try:
-                wait_until(ready, self.startup_timeout_s, interval_s=0.1, what=f"LocalStack {url}")
-            except ReadinessTimeout as err:
-                last_error = err
-                process.stop(term_timeout_s=2.0, kill_timeout_s=2.0)
-                continue
-            self.port = port
-            self.process = process
-            return self
-        raise ReadinessTimeout(
-            f"LocalStack did not start after {self.attempts} attempts: {last_error}"
-            f"{self._log_hint()}"
+    def _launch(self, port: int) -> ManagedProcess:
+        return self.registry.start(
+            [str(self.python), "-m", "localstack.runtime.main"],
+            name="localstack",
+            env=self.environment(port),
+            cwd=self.data_dir,
+            log_path=self.log_path,
         )
+
+    def _wait_ready(self, process: ManagedProcess, url: str) -> None:
+        def ready() -> bool:
+            if not process.alive():
+                raise ReadinessTimeout(f"LocalStack exited before it was ready ({url})")
+            return services_ready(health(url), self.services)
+
+        wait_until(ready, self.startup_timeout_s, interval_s=0.1, what=f"LocalStack {url}")
+
+    def _start_failed(self, last_error: Exception | None) -> str:
+        return super()._start_failed(last_error) + self._log_hint()
 
     def _log_hint(self) -> str:
         if self.log_path is None:
@@ -344,29 +329,5 @@ class LocalStackServer:
             return f" (log: {self.log_path})"
         return f" (log {self.log_path}, last lines: {' | '.join(tail)})"
 
-    def alive(self) -> bool:
-        return self.process is not None and self.process.alive()
-
     def health(self, timeout_s: float = 1.0) -> dict[str, Any] | None:
         return health(self.url, timeout_s=timeout_s)
-
-    # Faults on the emulator itself -------------------------------------------------------
-    def freeze(self) -> None:
-        """SIGSTOP the server: connections are accepted by the kernel, never answered."""
-        self._require().send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        self._require().send_signal(signal.SIGCONT)
-
-    def kill(self) -> None:
-        """SIGKILL the server (state is lost; `start()` again for a fresh one)."""
-        self._require().kill()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop(term_timeout_s=3.0, kill_timeout_s=3.0)
-
-    def _require(self) -> ManagedProcess:
-        if self.process is None:
-            raise RuntimeError("LocalStack is not started")
-        return self.process
