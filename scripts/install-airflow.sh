@@ -51,6 +51,7 @@ case "$line" in
         CONSTRAINTS=requirements/airflow-constraints.txt
         MAX_PYTHON_MINOR=13
         DRIVERS="psycopg2, asyncpg" # the async engine of Airflow 3 needs asyncpg
+        LINE_PINS=()
         ;;
     2)
         AIRFLOW_VERSION=2.10.5
@@ -58,6 +59,10 @@ case "$line" in
         CONSTRAINTS=requirements/airflow2-constraints.txt
         MAX_PYTHON_MINOR=12
         DRIVERS="psycopg2"
+        # Newer releases break 2.10.5 (Airflow's own constraints pin them): cryptography >= 45
+        # made MultiFernet a Rust object, and Airflow 2.10 sets an attribute on it (every
+        # Variable.set answered 500).
+        LINE_PINS=("cryptography==42.0.8")
         ;;
     *)
         echo "install-airflow: --line must be 2 or 3, got '$line'" >&2
@@ -65,7 +70,7 @@ case "$line" in
         ;;
 esac
 # What we install directly (exact pins); everything else is pinned by the constraints file.
-REQUIREMENTS=("apache-airflow[postgres]==${AIRFLOW_VERSION}")
+REQUIREMENTS=("apache-airflow[postgres]==${AIRFLOW_VERSION}" "${LINE_PINS[@]}")
 STAMP="$VENV/.mwaa-drill-airflow-installed"
 PYTHON="${AIRFLOW_PYTHON:-python3}"
 
