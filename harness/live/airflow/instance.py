@@ -598,10 +598,18 @@ class AirflowInstance:
         self._scheduler_killed = False
         return process
 
-    def freeze(self) -> None:
+    def freeze(self, timeout_s: float = 3.0) -> None:
         """SIGSTOP every process of the instance (its groups and its task runners' groups):
-        ports stay open, nothing answers (a Regional outage)."""
-        self._signal_every_group(signal.SIGSTOP)
+        ports stay open, nothing answers (a Regional outage). Returns once every process is
+        seen stopped (bounded by timeout_s): a process forked while the signals went out (a
+        task runner, a gunicorn worker on 2.10) gets its own SIGSTOP on the next round."""
+        deadline = clock.Deadline.after(timeout_s)
+        while True:
+            self._signal_every_group(signal.SIGSTOP)
+            running = [pid for pid in self.pids() if _state(pid) not in ("T", "t", "Z", "X")]
+            if not running or deadline.expired():
+                break
+            clock.sleep(0.02)
         self._frozen = True
 
     def thaw(self) -> None:
@@ -808,6 +816,14 @@ class AirflowInstance:
             return status, json.loads(data)
         except ValueError:
             return status, data.decode(errors="replace")
+
+
+def _state(pid: int) -> str:
+    """The /proc state letter of a process ("" when it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
 
 
 def stop_instances(instances: Iterable[AirflowInstance]) -> None:
