@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from harness import __version__
+from harness.live.airflow.install import LINES
 
 if TYPE_CHECKING:
     from harness.scenario.model import Scenario
@@ -41,6 +42,9 @@ examples:
   mwaa-drill report out.json --format html -o report.html
   mwaa-drill compare base.json new.json         what got better or worse; exit 1 on a regression
 """
+
+# `run --airflow-version`: the default line first (MWAA's two lines, each its own venv).
+AIRFLOW_VERSIONS = (LINES["3"].version, LINES["2"].version)
 
 
 class UsageError(Exception):
@@ -158,6 +162,13 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="extra CREATING time of every environment, on top of the real Airflow start-up "
         "(AWS takes 20-30 minutes)",
+    )
+    run.add_argument(
+        "--airflow-version",
+        choices=AIRFLOW_VERSIONS,
+        default=AIRFLOW_VERSIONS[0],
+        help="the environments' MWAA AirflowVersion, run by that line's Airflow (default "
+        f"{AIRFLOW_VERSIONS[0]}; {AIRFLOW_VERSIONS[1]} needs scripts/install-airflow.sh --line 2)",
     )
     run.add_argument(
         "--junit", type=Path, metavar="PATH", help="write the report as JUnit XML here (for CI)"
@@ -520,6 +531,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         work_dir=args.work_dir,
         keep_work_dir=args.work_dir is not None,
         emulator=args.backend,
+        airflow_version=args.airflow_version,
     )
     try:
         drill = LiveDrill(
@@ -630,6 +642,7 @@ def _dry_run(args: argparse.Namespace, mode: Literal["simulate", "run"]) -> int:
             report_dir=str(args.report_dir),
             outputs=outputs,
             time_scale=args.time_scale,
+            airflow_version=args.airflow_version,
         )
     sys.stdout.write(text)
     return EXIT_PASS

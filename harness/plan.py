@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from harness.durations import format_duration
+from harness.live.airflow.install import AIRFLOW_VERSION
 from harness.live.time_scale import compress_config, compress_scenario
 from harness.report import NOT_APPLICABLE, expects_primary_fault, format_percent
 from harness.scenario.faults import FAULT_SPECS
@@ -36,10 +37,12 @@ def describe_plan(
     report_dir: str | None = None,
     outputs: Sequence[str] = (),
     time_scale: float = 1.0,
+    airflow_version: str = AIRFLOW_VERSION,
 ) -> str:
     """The plan of a drill as text. `trials` and `seed` override the scenario's (simulate);
-    `calibration` names the calibration file (simulate); `backend` and `report_dir` are
-    `run`'s options; `outputs` lists the files the command would write, one line each."""
+    `calibration` names the calibration file (simulate); `backend`, `report_dir` and
+    `airflow_version` are `run`'s options; `outputs` lists the files the command would
+    write, one line each."""
     if mode not in ("simulate", "run"):
         raise ValueError(f"mode must be 'simulate' or 'run', got {mode!r}")
     seed = scenario.seed if seed is None else seed
@@ -71,7 +74,7 @@ def describe_plan(
     if mode == "simulate":
         steps = _simulate_steps(scenario, trials if trials is not None else scenario.trials, seed)
     else:
-        steps = _run_steps(scenario, backend, report_dir)
+        steps = _run_steps(scenario, backend, report_dir, airflow_version)
     lines += [f"  {number}. {step}" for number, step in enumerate(steps, start=1)]
     if outputs:
         lines += ["", "It would write"]
@@ -254,7 +257,9 @@ def _simulate_steps(scenario: Scenario, trials: int, seed: int) -> list[str]:
     ]
 
 
-def _run_steps(scenario: Scenario, backend: str, report_dir: str | None) -> list[str]:
+def _run_steps(
+    scenario: Scenario, backend: str, report_dir: str | None, airflow_version: str
+) -> list[str]:
     primary, secondary = scenario.regions.primary, scenario.regions.secondary
     if scenario.strategy == Strategy.WARM_STANDBY:
         standby = f"a warm standby environment in {secondary}, its DAGs paused"
@@ -263,7 +268,8 @@ def _run_steps(scenario: Scenario, backend: str, report_dir: str | None) -> list
     steps = [
         f"provision both Regions on this machine: an emulated AWS endpoint ({backend}) per"
         f" Region with S3 buckets replicating across Regions, the MWAA-compatible API, the"
-        f" primary Airflow environment in {primary} on PostgreSQL, and {standby}",
+        f" primary Airflow environment in {primary} (Apache Airflow {airflow_version}) on"
+        f" PostgreSQL, and {standby}",
         f"deploy the workload DAGs and the DR logic of profile {scenario.profile}; metadata"
         f" backups every {format_duration(scenario.backup.interval)}",
         "steady-state check: both Regions answer, the primary environment is AVAILABLE and runs"

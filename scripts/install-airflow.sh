@@ -4,42 +4,75 @@
 #   1. PostgreSQL (apt `postgresql`, 15.x on Debian 12) for the metadata databases; installed
 #      only when no `initdb` is found. The harness runs its own clusters in temp dirs as the
 #      `postgres` user: nothing here starts a server.
-#   2. A SEPARATE virtualenv for Apache Airflow at .airflow/venv (its pins must not fight the
-#      harness's .venv): apache-airflow with the postgres extra (the postgres provider,
-#      psycopg2-binary for the sync engine, asyncpg for the async one).
+#   2. A SEPARATE virtualenv per Airflow line (its pins must not fight the harness's .venv):
+#      apache-airflow with the postgres extra (the postgres provider, psycopg2-binary).
+#        --line 3 (default): Airflow 3.3.2 in .airflow/venv, requirements/airflow-constraints.txt
+#        --line 2:           Airflow 2.10.5 in .airflow/venv-2.10,
+#                            requirements/airflow2-constraints.txt (MWAA's other line)
 #
-# Exact versions come from requirements/airflow-constraints.txt (a `pip freeze` of the venv),
-# so every machine gets the same set. To regenerate it (new Airflow version), run with
+# Exact versions come from the line's constraints file (a `pip freeze` of its venv), so every
+# machine gets the same set. To regenerate it (new Airflow version), run with
 # --refresh-constraints: the venv is rebuilt without constraints and the freeze rewritten.
 #
 # Re-running is cheap: a stamp in the venv (hash of this script and the constraints) skips pip.
-# Environment: AIRFLOW_PYTHON (interpreter for the venv, default python3, needs 3.10-3.13).
+# Environment: AIRFLOW_PYTHON (interpreter for the venv, default python3; 3.10-3.13 for line 3,
+# 3.10-3.12 for line 2).
 set -euo pipefail
 SCRIPT="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$SCRIPT")/.."
 
-AIRFLOW_VERSION=3.3.2
-# What we install directly (exact pins); everything else is pinned by the constraints file.
-REQUIREMENTS=("apache-airflow[postgres]==${AIRFLOW_VERSION}")
-VENV=.airflow/venv
-CONSTRAINTS=requirements/airflow-constraints.txt
-STAMP="$VENV/.mwaa-drill-airflow-installed"
-PYTHON="${AIRFLOW_PYTHON:-python3}"
-
+line=3
 refresh=0
-for arg in "$@"; do
-    case "$arg" in
+while [ "$#" -gt 0 ]; do
+    case "$1" in
         --refresh-constraints) refresh=1 ;;
+        --line)
+            line="${2:-}"
+            shift
+            ;;
+        --line=*) line="${1#--line=}" ;;
         -h | --help)
-            sed -n '2,18p' "$SCRIPT"
+            sed -n '2,20p' "$SCRIPT"
             exit 0
             ;;
         *)
-            echo "install-airflow: unknown argument $arg" >&2
+            echo "install-airflow: unknown argument $1" >&2
             exit 2
             ;;
     esac
+    shift
 done
+
+# One table of what differs between the lines; everything below is shared.
+case "$line" in
+    3)
+        AIRFLOW_VERSION=3.3.2
+        VENV=.airflow/venv
+        CONSTRAINTS=requirements/airflow-constraints.txt
+        MAX_PYTHON_MINOR=13
+        DRIVERS="psycopg2, asyncpg" # the async engine of Airflow 3 needs asyncpg
+        LINE_PINS=()
+        ;;
+    2)
+        AIRFLOW_VERSION=2.10.5
+        VENV=.airflow/venv-2.10
+        CONSTRAINTS=requirements/airflow2-constraints.txt
+        MAX_PYTHON_MINOR=12
+        DRIVERS="psycopg2"
+        # Newer releases break 2.10.5 (Airflow's own constraints pin them): cryptography >= 45
+        # made MultiFernet a Rust object, and Airflow 2.10 sets an attribute on it (every
+        # Variable.set answered 500).
+        LINE_PINS=("cryptography==42.0.8")
+        ;;
+    *)
+        echo "install-airflow: --line must be 2 or 3, got '$line'" >&2
+        exit 2
+        ;;
+esac
+# What we install directly (exact pins); everything else is pinned by the constraints file.
+REQUIREMENTS=("apache-airflow[postgres]==${AIRFLOW_VERSION}" "${LINE_PINS[@]}")
+STAMP="$VENV/.mwaa-drill-airflow-installed"
+PYTHON="${AIRFLOW_PYTHON:-python3}"
 
 say() { echo "install-airflow: $*"; }
 started=$SECONDS
@@ -93,9 +126,10 @@ if [ -x "$VENV/bin/airflow" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; th
     exit 0
 fi
 
-if ! "$PYTHON" -c 'import sys; sys.exit(not ((3, 10) <= sys.version_info[:2] <= (3, 13)))' \
+if ! "$PYTHON" -c "import sys; sys.exit(not ((3, 10) <= sys.version_info[:2] <= (3, $MAX_PYTHON_MINOR)))" \
     2>/dev/null; then
-    echo "install-airflow: Airflow $AIRFLOW_VERSION needs Python 3.10-3.13 as \$AIRFLOW_PYTHON" \
+    echo "install-airflow: Airflow $AIRFLOW_VERSION needs Python 3.10-3.$MAX_PYTHON_MINOR" \
+        "as \$AIRFLOW_PYTHON" \
         "(found: $("$PYTHON" --version 2>&1))" >&2
     exit 2
 fi
@@ -123,7 +157,7 @@ if [ "$refresh" = 1 ]; then
     say "installing ${REQUIREMENTS[*]} (unconstrained) into $VENV"
     "${pip[@]}" install --quiet "${REQUIREMENTS[@]}"
     {
-        echo "# pip freeze of .airflow/venv (scripts/install-airflow.sh --refresh-constraints)."
+        echo "# pip freeze of $VENV (scripts/install-airflow.sh --line $line --refresh-constraints)."
         echo "# Installed directly: ${REQUIREMENTS[*]}; Python $("$VENV/bin/python" -c \
             'import sys; print(".".join(map(str, sys.version_info[:3])))')."
         "${pip[@]}" freeze --exclude pip --exclude setuptools --exclude wheel
@@ -159,8 +193,8 @@ if [ "$got" != "$AIRFLOW_VERSION" ]; then
     echo "install-airflow: '$VENV/bin/airflow version' said '$got', wanted $AIRFLOW_VERSION" >&2
     exit 1
 fi
-"$VENV/bin/python" -c 'import psycopg2, asyncpg' || {
-    echo "install-airflow: the PostgreSQL drivers (psycopg2, asyncpg) do not import" >&2
+"$VENV/bin/python" -c "import $DRIVERS" || {
+    echo "install-airflow: the PostgreSQL drivers ($DRIVERS) do not import" >&2
     exit 1
 }
 "$VENV/bin/python" -c '

@@ -14,6 +14,8 @@ Modules:
 - `localstack`, `docker_backend`: LocalStack instead of moto; environments as containers.
 - `mwaa_api`, `mwaa/`: the MWAA-compatible API; `airflow/`: real Airflow on PostgreSQL.
 - `ports`, `mwaa_ports`: the DR logic's ports over boto3; `heartbeat`: SchedulerHeartbeat.
+- `airflow_api`: the REST dialect of each Airflow line (3: /api/v2, 2.10: /api/v1) that
+  `mwaa_ports.LiveAirflow` speaks, chosen from the environment's AirflowVersion.
 - `drill`: one live drill (`mwaa-drill run`), with `drill_spec`, `task_binding` (the DR logic
   inside Airflow), `runner` (DR processes on real time), `journal` (journal and run ledger),
   `time_scale`, `stop` (stop conditions, `run -v`), `calibrate` (a calibration from a history).

@@ -82,7 +82,7 @@ from harness.checkers import measure_trial
 from harness.durations import format_duration
 from harness.history import Event, History
 from harness.live import clock as live_clock
-from harness.live.airflow.install import find_installation
+from harness.live.airflow.install import AIRFLOW_VERSION, find_installation, line_of
 from harness.live.clock import LiveClock
 from harness.live.drill_spec import SPEC_ENV, DrillSpec, slot_date
 from harness.live.endpoints import LiveAws
@@ -145,9 +145,12 @@ class LiveSettings:
     work_dir: Path | None = None  # default: a temp dir, removed at the end
     keep_work_dir: bool = False
     emulator: str = "moto"  # or "localstack" (scripts/install-localstack.sh)
+    # MWAA AirflowVersion of every environment; its line's venv runs them (2.10.5 or 3.3.2)
+    airflow_version: str = AIRFLOW_VERSION
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "airflow_version": self.airflow_version,
             "time_scale": self.time_scale,
             "creation_delay_s": self.creation_delay_s,
             "replication_lag_s": self.replication_lag_s,
@@ -197,6 +200,10 @@ class LiveDrill:
         line per history event as it happens (`mwaa-drill run -v`)."""
         if settings.emulator not in ("moto", "localstack"):
             raise LiveDrillError(f"unknown backend {settings.emulator!r} (moto or localstack)")
+        try:
+            line_of(settings.airflow_version)
+        except ValueError as err:
+            raise LiveDrillError(str(err)) from None
         if settings.emulator == "localstack":
             from harness.live.localstack import installation_problem
 
@@ -304,7 +311,8 @@ class LiveDrill:
             "MWAA_DR_BINDING": BINDING,
             "PYTHONPATH": str(pythonpath),
         }
-        find_installation()  # fails here, with the install hint, when Airflow is missing
+        # Fails here, with the install hint, when the line's Airflow is missing.
+        find_installation(line=line_of(self.settings.airflow_version))
         backend = AirflowBackend(
             registry=registry,
             work_dir=self.work / "environments",
@@ -418,6 +426,7 @@ class LiveDrill:
 
     def _create_params(self, region: str) -> dict[str, Any]:
         return {
+            "AirflowVersion": self.settings.airflow_version,
             "ExecutionRoleArn": "arn:aws:iam::123456789012:role/mwaa-drill-execution",
             "SourceBucketArn": f"arn:aws:s3:::{dag_bucket(region)}",
             "DagS3Path": DAG_PREFIX,

@@ -12,8 +12,11 @@ come as RestApiClientException / RestApiServerException; a 404 of Airflow (no su
 run) is PortError("NotFound"), as the simulator says; every other one keeps MWAA's code with
 Airflow's status and body in the message.
 
-The Airflow port speaks Airflow 3's REST API (paths relative to /api/v2) through InvokeRestApi.
-Row formats are those of `reference_impl.ports.TABLE_KEYS`:
+The Airflow port speaks the stable REST API of the environment's Airflow line through
+InvokeRestApi: Airflow 3 (paths relative to /api/v2) or 2.10 (/api/v1). The line comes from
+the environment's AirflowVersion (GetEnvironment, once per environment and port); what differs
+is `harness.live.airflow_api.RestDialect`. Row formats are those of
+`reference_impl.ports.TABLE_KEYS`:
 
     variable       GET /variables (paged)          key, val <- key, value
     connection     GET /connections (paged)        conn_id, conn_type, host, login, password
@@ -23,9 +26,11 @@ Row formats are those of `reference_impl.ports.TABLE_KEYS`:
     task_instance  POST /dags/~/dagRuns/~/         task instances of the workload DAGs in a
                    taskInstances/list              finished state
 
-Imports: variable, connection and slot_pool are one bulk PATCH (`action: create`,
-`action_on_existence` "fail" or "skip"); Airflow answers 200 even when entities failed, so the
-BODY's `errors` decide. dag_run rows are POSTed one by one (`POST /dags/{id}/dagRuns`, with the
+Imports: variable, connection and slot_pool are one bulk PATCH on Airflow 3 (`action:
+create`, `action_on_existence` "fail" or "skip"); Airflow answers 200 even when entities
+failed, so the BODY's `errors` decide. Airflow 2.10 has no bulk endpoints: the existing keys
+are listed, then every new entity is one POST (409: created meanwhile, counted as existing).
+dag_run rows are POSTed one by one (`POST /dags/{id}/dagRuns`, with the
 logical date, a short deterministic run id and the row's origin in `conf`), then PATCHed to
 their state; task_instance rows are PATCHed onto the task instances of the restored run.
 
@@ -39,6 +44,10 @@ DRIFT RISKS (where this differs from the simulator's `harness.sim.airflow.Airflo
   action when any key exists; duplicate keys inside a batch fail it here, before any call. If
   Airflow reports some entities created and some failed, the result says so (inserted and
   failed both non-zero), which the simulator never does.
+- Airflow 2.10: "fail" and "skip" on variable/connection/slot_pool are decided from a list of
+  the existing keys, then one POST per new entity: not atomic (a failure part-way leaves the
+  entities already POSTed), and a variable created between the list and its POST is
+  overwritten (POST /variables is an upsert in 2.10).
 - "fail" on dag_run is checked first (a list of existing runs), then the runs are POSTed one
   by one: not atomic, a concurrent writer or a failure part-way leaves a partial import
   (PortError raised, rows already written stay).
@@ -56,6 +65,10 @@ DRIFT RISKS (where this differs from the simulator's `harness.sim.airflow.Airflo
 - Setting a restored run's state makes Airflow mark its task instances "skipped"; an import
   treats those of runs restored by this port (ORIGIN_KEY in conf) as not there yet, so the
   task_instance rows of a backup still import after its dag_run rows, as in the simulator.
+  Airflow 2.10 marks them "success" when the run is set to success ("skipped" when failed):
+  there a task row imported into a restored run with the same state as its placeholder is
+  indistinguishable from it, so importing it again with "fail" does not fail (harmless for
+  the DR logic: the dag_run rows, imported first, do fail).
 - task_instance exports hold the task instances of finished runs only (as the simulator,
   which writes a run's task rows with the run).
 - clear_tables: default_pool cannot be deleted in Airflow and is kept; dag_run and
@@ -85,6 +98,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError, ParamValidationError
 
+from harness.live.airflow_api import COLLECTIONS, RestDialect, dialect_for
 from harness.live.ports import (
     ClientFactory,
     DrillClock,
@@ -111,10 +125,6 @@ FINISHED_TI_STATES = ("success", "failed", "skipped", "upstream_failed", "remove
 ORIGIN_KEY = "mwaa_drill_origin"  # the conf key of a restored run's original row
 DEFAULT_POOL = "default_pool"
 MAX_PATH = 64
-
-# table -> (REST list path, response field, bulk entity builder, REST row -> port row)
-_BULK_PATHS = {"variable": "/variables", "connection": "/connections", "slot_pool": "/pools"}
-_LIST_FIELDS = {"variable": "variables", "connection": "connections", "slot_pool": "pools"}
 
 
 def live_mwaa_ports(
@@ -278,6 +288,22 @@ class LiveAirflow:
         self.max_pages = max_pages
         self.page_size = min(page_size, 100)  # Airflow caps list limits at 100
         self.new_run_id = new_run_id or (lambda: f"dr__{uuid.uuid4().hex[:12]}")
+        self._dialects: dict[tuple[str, str], RestDialect] = {}
+
+    def dialect(self, region: str, environment: str) -> RestDialect:
+        """The REST dialect of the environment's Airflow, from its AirflowVersion (asked once
+        per environment; an unknown environment is ResourceNotFoundException)."""
+        key = (region, environment)
+        if key not in self._dialects:
+            client = self.clients("mwaa", region)
+            with _translated():
+                answer = client.get_environment(Name=environment)
+            version = str(answer["Environment"].get("AirflowVersion", ""))
+            try:
+                self._dialects[key] = dialect_for(version)
+            except ValueError as err:
+                raise PortError("ValidationException", str(err)) from err
+        return self._dialects[key]
 
     # REST -----------------------------------------------------------------------------------
     def _rest(
@@ -329,9 +355,8 @@ class LiveAirflow:
     def _runs(self, region: str, environment: str, states: Sequence[str] = ()) -> list[Any]:
         if not self.workload_dags:
             return []
-        body: dict[str, Any] = {"dag_ids": list(self.workload_dags), "order_by": "logical_date"}
-        if states:
-            body["states"] = list(states)
+        dialect = self.dialect(region, environment)
+        body = dialect.runs_list_body(list(self.workload_dags), list(states))
         return self._post_pages(region, environment, "/dags/~/dagRuns/list", "dag_runs", body)
 
     def _drill_time(self, value: Any) -> float | None:
@@ -345,8 +370,9 @@ class LiveAirflow:
     # Export ---------------------------------------------------------------------------------
     def export_table(self, region: str, environment: str, table: str) -> list[dict[str, Any]]:
         _check_table(table)
-        if table in _BULK_PATHS:
-            items = self._get_pages(region, environment, _BULK_PATHS[table], _LIST_FIELDS[table])
+        if table in COLLECTIONS:
+            path, field, _ = COLLECTIONS[table]
+            items = self._get_pages(region, environment, path, field)
             return [self._port_row(table, item) for item in items]
         if table == "dag_run":
             runs = self._runs(region, environment, FINISHED_RUN_STATES)
@@ -365,10 +391,11 @@ class LiveAirflow:
         items = self._post_pages(
             region, environment, "/dags/~/dagRuns/~/taskInstances/list", "task_instances", body
         )
+        dialect = self.dialect(region, environment)
         return [
             {
                 "dag_id": item.get("dag_id"),
-                "logical_date": normalize_date(item.get("logical_date")),
+                "logical_date": normalize_date(dialect.ti_logical_date(item)),
                 "task_id": item.get("task_id"),
                 "state": item.get("state"),
             }
@@ -432,8 +459,10 @@ class LiveAirflow:
         if duplicates and on_conflict == "fail":
             return ImportResult(inserted=0, skipped=0, failed=len(rows))
         batch = list(unique.values())
-        if table in _BULK_PATHS:
+        if table in COLLECTIONS and self.dialect(region, environment).bulk:
             result = self._bulk_create(region, environment, table, batch, on_conflict)
+        elif table in COLLECTIONS:
+            result = self._create_each(region, environment, table, batch, on_conflict)
         elif table == "dag_run":
             result = self._import_runs(region, environment, batch, on_conflict)
         else:
@@ -461,14 +490,10 @@ class LiveAirflow:
         rows: Sequence[Mapping[str, Any]],
         on_conflict: ConflictPolicy,
     ) -> ImportResult:
-        action = {
-            "action": "create",
-            "entities": [self._entity(table, row) for row in rows],
-            "action_on_existence": on_conflict,
-        }
-        answer = self._rest(
-            region, environment, "PATCH", _BULK_PATHS[table], body={"actions": [action]}
-        )
+        dialect = self.dialect(region, environment)
+        entities = [self._entity(table, row) for row in rows]
+        body = dialect.bulk_body("create", entities, on_conflict)
+        answer = self._rest(region, environment, "PATCH", COLLECTIONS[table][0], body=body)
         outcome = (answer or {}).get("create") or {}
         created = len(outcome.get("success") or [])
         errors = list(outcome.get("errors") or [])
@@ -479,6 +504,35 @@ class LiveAirflow:
         if errors:
             raise PortError("BulkImportFailed", f"{table}: {errors}")
         return ImportResult(inserted=created, skipped=len(rows) - created, failed=0)
+
+    def _create_each(
+        self,
+        region: str,
+        environment: str,
+        table: str,
+        rows: Sequence[Mapping[str, Any]],
+        on_conflict: ConflictPolicy,
+    ) -> ImportResult:
+        """Airflow 2.10: list the existing keys, then one POST per new entity."""
+        column = TABLE_KEYS[table][0]
+        existing = {row[column] for row in self.export_table(region, environment, table)}
+        if on_conflict == "fail" and any(row[column] in existing for row in rows):
+            return ImportResult(inserted=0, skipped=0, failed=len(rows))
+        inserted = skipped = 0
+        for row in rows:
+            if row[column] in existing:
+                skipped += 1
+                continue
+            entity = self._entity(table, row)
+            try:
+                self._rest(region, environment, "POST", COLLECTIONS[table][0], body=entity)
+            except PortError as err:
+                if on_conflict == "skip" and "409" in err.message:  # created meanwhile
+                    skipped += 1
+                    continue
+                raise
+            inserted += 1
+        return ImportResult(inserted=inserted, skipped=skipped, failed=0)
 
     def _import_runs(
         self,
@@ -531,8 +585,9 @@ class LiveAirflow:
             (run.get("dag_id"), normalize_date(run.get("logical_date"))): run
             for run in self._runs(region, environment)
         }
+        dialect = self.dialect(region, environment)
         targets: list[tuple[str, Mapping[str, Any]]] = []
-        restored_paths: set[str] = set()
+        restored_paths: dict[str, Any] = {}  # path of a run restored by this port -> its state
         orphans = 0
         for row in rows:
             run = runs.get((row["dag_id"], normalize_date(row["logical_date"])))
@@ -546,7 +601,7 @@ class LiveAirflow:
             path = f"/dags/{row['dag_id']}/dagRuns/{run['dag_run_id']}"
             conf = run.get("conf")
             if isinstance(conf, Mapping) and ORIGIN_KEY in conf:
-                restored_paths.add(path)
+                restored_paths[path] = run.get("state")
             targets.append((path, row))
         finished: list[bool] = []
         for path, row in targets:
@@ -555,9 +610,11 @@ class LiveAirflow:
             )
             state = (current or {}).get("state")
             # A run restored by this port got its state set, and Airflow then marked its
-            # unfinished task instances "skipped": placeholders until their rows come (in the
-            # simulator a restored run has no task rows until they are imported).
-            placeholder = state == "skipped" and path in restored_paths
+            # unfinished task instances (dialect.placeholder_states): placeholders until their
+            # rows come (in the simulator a restored run has no task rows until imported).
+            placeholder = path in restored_paths and dialect.is_placeholder(
+                restored_paths[path], state
+            )
             finished.append(state in FINISHED_TI_STATES and not placeholder)
         if on_conflict == "fail" and any(finished):
             return ImportResult(inserted=0, skipped=0, failed=len(rows))
@@ -566,7 +623,7 @@ class LiveAirflow:
             if done:
                 skipped += 1
                 continue
-            body = {"new_state": row.get("state")}
+            body = dialect.ti_state_body(row.get("state"))
             self._rest(
                 region, environment, "PATCH", f"{path}/taskInstances/{row['task_id']}", body=body
             )
@@ -578,8 +635,8 @@ class LiveAirflow:
         for table in tables:  # every name checked before any delete
             _check_table(table)
         for table in dict.fromkeys(tables):
-            if table in _BULK_PATHS:
-                self._bulk_delete(region, environment, table)
+            if table in COLLECTIONS:
+                self._delete_all(region, environment, table)
         if "dag_run" in tables or "task_instance" in tables:
             for run in self._runs(region, environment):
                 path = f"/dags/{run['dag_id']}/dagRuns/{run['dag_run_id']}"
@@ -589,7 +646,7 @@ class LiveAirflow:
                     if err.code != NOT_FOUND:
                         raise
 
-    def _bulk_delete(self, region: str, environment: str, table: str) -> None:
+    def _delete_all(self, region: str, environment: str, table: str) -> None:
         rows = self.export_table(region, environment, table)
         column = TABLE_KEYS[table][0]
         keys = [
@@ -599,24 +656,33 @@ class LiveAirflow:
         ]
         if not keys:
             return
-        action = {"action": "delete", "entities": keys, "action_on_non_existence": "skip"}
-        answer = self._rest(
-            region, environment, "PATCH", _BULK_PATHS[table], body={"actions": [action]}
-        )
+        dialect = self.dialect(region, environment)
+        if not dialect.bulk:  # Airflow 2.10: one DELETE each; gone already is fine
+            for key in keys:
+                try:
+                    self._rest(region, environment, "DELETE", dialect.entity_path(table, key))
+                except PortError as err:
+                    if err.code != NOT_FOUND:
+                        raise
+            return
+        body = dialect.bulk_body("delete", keys, "skip")
+        answer = self._rest(region, environment, "PATCH", COLLECTIONS[table][0], body=body)
         errors = ((answer or {}).get("delete") or {}).get("errors") or []
         if errors:
             raise PortError("BulkDeleteFailed", f"{table}: {errors}")
 
     # DAGs -----------------------------------------------------------------------------------
     def set_workload_paused(self, region: str, environment: str, paused: bool) -> None:
+        dialect = self.dialect(region, environment)
         for dag_id in self.workload_dags:
-            self._rest(region, environment, "PATCH", f"/dags/{dag_id}", body={"is_paused": paused})
+            path, query, body = dialect.pause_request(dag_id, paused)
+            self._rest(region, environment, "PATCH", path, query=query, body=body)
 
     def trigger_dag(
         self, region: str, environment: str, dag_id: str, conf: Mapping[str, Any]
     ) -> str:
         run_id = self.new_run_id()
-        body = {"dag_run_id": run_id, "logical_date": None, "conf": dict(conf)}
+        body = self.dialect(region, environment).trigger_body(run_id, conf)
         answer = self._rest(region, environment, "POST", f"/dags/{dag_id}/dagRuns", body=body)
         return str((answer or {}).get("dag_run_id") or run_id)
 

@@ -1,4 +1,4 @@
-"""The DR DAGs as an Airflow 3 DAG file: backup, restore, cleanup and guard.
+"""The DR DAGs as an Airflow DAG file (Airflow 3 and 2.10): backup, restore, cleanup and guard.
 
 Deployed to each environment's DAG folder. Each DR DAG (ids and schedules from
 `reference_impl.dags`) has one task, which runs the DR logic's task for that DAG through a
@@ -6,7 +6,8 @@ Deployed to each environment's DAG folder. Each DR DAG (ids and schedules from
 `harness.live.task_binding`). The binding gives the task its DrContext (ports onto this
 Region's AWS endpoints, the Airflow REST API through MWAA InvokeRestApi, the journal) and drives
 the task on real time, so the DR code never reads Airflow's metadata database directly (which
-Airflow 3 forbids to task code): backups and restores go through the stable REST API.
+Airflow 3 forbids to task code): backups and restores go through the stable REST API, on
+2.10 too (where tasks could read the database, the REST path keeps one portable DR code).
 
 Scheduled DR DAGs (backup in the primary, the guard where the profile uses it) are created
 unpaused, with one run at a time; triggered ones (restore, cleanup) have no schedule and
@@ -20,7 +21,12 @@ import os
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import DAG, get_current_context, task
+try:  # Airflow 3 (Task SDK)
+    from airflow.sdk import DAG, get_current_context, task
+except ImportError:  # Airflow 2.10, MWAA's other line: the same three, same behaviour
+    from airflow.decorators import task
+    from airflow.models.dag import DAG
+    from airflow.operators.python import get_current_context
 
 binding: Any = importlib.import_module(
     os.environ.get("MWAA_DR_BINDING", "harness.live.task_binding")

@@ -38,6 +38,7 @@ from reference_impl.context import DrContext
 from reference_impl.ports import Airflow, Mwaa
 from reference_impl.runtime import Process, Wait
 from tests.contract.conftest import LiveAdapter, LiveStack, P, S, SimAdapter
+from tests.integration.airflow_support import airflow_version
 
 T = TypeVar("T")
 
@@ -55,7 +56,12 @@ DAG_FILE = '''"""mwaa-drill contract tests: two workload DAGs and one DR-like DA
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, get_current_context, task
+try:
+    from airflow.sdk import DAG, get_current_context, task
+except ImportError:  # Airflow 2.10
+    from airflow.decorators import task
+    from airflow.models.dag import DAG
+    from airflow.operators.python import get_current_context
 
 for _dag_id in ("workload_0", "workload_1"):
     with DAG(
@@ -102,6 +108,7 @@ def create_request(region: str) -> dict[str, Any]:
     """CreateEnvironment parameters, as harness/live/drill.py gives them (the sim needs none
     but takes them all)."""
     return {
+        "AirflowVersion": airflow_version(),  # the line under test ($MWAA_DRILL_AIRFLOW_LINE)
         "ExecutionRoleArn": "arn:aws:iam::123456789012:role/mwaa-drill-execution",
         "SourceBucketArn": f"arn:aws:s3:::{dag_bucket(region)}",
         "DagS3Path": DAG_PREFIX,

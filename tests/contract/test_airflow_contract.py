@@ -34,6 +34,7 @@ from tests.contract.mwaa_worlds import (
     create_request,
     mwaa_world,
 )
+from tests.integration.airflow_support import airflow_line
 
 ENV = "contract-airflow"
 DEFAULT_POOL = {"pool": "default_pool", "slots": 128}
@@ -168,15 +169,17 @@ def test_import_skip_then_export_returns_the_rows(world: MwaaWorld, env: str, ta
 
 
 def test_a_sensitive_variable_is_masked_live_only(world: MwaaWorld, env: str) -> None:
-    """DRIFT RISKS, documented: Airflow masks sensitive variables (names with "secret",
-    "password", ...) as "***" in its answers; the sim exports them in clear."""
+    """DRIFT RISKS, documented: Airflow 3 masks sensitive variables (names with "secret",
+    "password", ...) as "***" in its answers; the sim exports them in clear, and so does
+    Airflow 2.10's REST API."""
     row = {"key": "contract_secret", "val": "hunter2"}
     airflow = world.airflow(S)
     assert airflow.import_rows(P, env, "variable", [row], on_conflict="skip") == ImportResult(
         inserted=1, skipped=0, failed=0
     )
     got = export(world, "variable")[("contract_secret",)]
-    assert got["val"] == ("hunter2" if world.name == "sim" else "***"), world.name
+    masked = world.name == "live" and airflow_line() == "3"
+    assert got["val"] == ("***" if masked else "hunter2"), world.name
 
 
 @pytest.mark.parametrize("table", ["variable", "connection", "slot_pool"])
@@ -278,9 +281,14 @@ def test_restored_task_instances_come_back_as_they_were(
     assert result == ImportResult(inserted=1, skipped=0, failed=0)
     key = (RESTORED_TI["dag_id"], RESTORED_TI["logical_date"], RESTORED_TI["task_id"])
     assert export(world, "task_instance")[key] == RESTORED_TI
-    assert airflow.import_rows(
-        P, env, "task_instance", [RESTORED_TI], on_conflict="fail"
-    ) == ImportResult(inserted=0, skipped=0, failed=1)
+    again = airflow.import_rows(P, env, "task_instance", [RESTORED_TI], on_conflict="fail")
+    if world.name == "live" and airflow_line() == "2":
+        # DRIFT RISKS, documented: Airflow 2.10 marks a restored run's task instances
+        # "success" when the run is set to success, so an imported success row looks like
+        # that placeholder and imports again.
+        assert again == ImportResult(inserted=1, skipped=0, failed=0)
+    else:
+        assert again == ImportResult(inserted=0, skipped=0, failed=1)
 
 
 def test_a_triggered_dr_dag_reaches_a_terminal_state(world: MwaaWorld, env: str) -> None:
@@ -343,16 +351,19 @@ def test_clear_tables_of_the_runs(
 ) -> None:
     """The warm-standby cleanup (seed: standby_cleanup_tables has dag_run and task_instance)
     and a failback's cleanup of the old primary, which has runs Airflow scheduled itself."""
-    live_drift(
-        request,
-        world,
-        "clear_tables DELETEs /dags/<dag>/dagRuns/<run id> per run, but Airflow 3 names the "
-        "runs it schedules for a timedelta schedule with catchup=False "
-        "scheduled__<now, with microseconds> (e.g. scheduled__2026-11-25T14:49:26.821673+00:00): "
-        "68 characters of path for workload_0, over InvokeRestApi's 64, so the call fails "
-        "with ValidationException (the sim's clear never fails)",
-        PortError,
-    )
+    # Airflow 2.10 names such runs by their interval (no microseconds): short enough.
+    if airflow_line() == "3":
+        live_drift(
+            request,
+            world,
+            "clear_tables DELETEs /dags/<dag>/dagRuns/<run id> per run, but Airflow 3 names the "
+            "runs it schedules for a timedelta schedule with catchup=False "
+            "scheduled__<now, with microseconds> "
+            "(e.g. scheduled__2026-11-25T14:49:26.821673+00:00): "
+            "68 characters of path for workload_0, over InvokeRestApi's 64, so the call fails "
+            "with ValidationException (the sim's clear never fails)",
+            PortError,
+        )
     airflow = world.airflow(S)
     assert export(world, "dag_run") and export(world, "task_instance")
     airflow.clear_tables(P, env, ["dag_run"])

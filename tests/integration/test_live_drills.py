@@ -1,11 +1,13 @@
 """The live acceptance drills (issue 6): catalog scenarios, run for real on this machine.
 
 Two Regions of emulated AWS (moto behind per-Region fault proxies), the MWAA-compatible API
-over real Airflow 3 on PostgreSQL, the DR logic of `reference_impl` (recovery workflow in the
-harness, DR DAG tasks inside Airflow), the workload's run ledger. Every number asserted here is
-measured from the drill's history. Scenarios are compressed TIME_SCALE times (a 3-hour
-scenario runs in 2 minutes); the acceptance criteria are about facts (recovered or not, with
-what reason; spurious or not; overlap or not), not about compressed targets.
+over real Airflow on PostgreSQL (3.3.2; 2.10.5 with MWAA_DRILL_AIRFLOW_LINE=2, as tox -e
+integration-airflow2 runs the Regional-outage drills), the DR logic of `reference_impl`
+(recovery workflow in the harness, DR DAG tasks inside Airflow), the workload's run ledger.
+Every number asserted here is measured from the drill's history. Scenarios are compressed
+TIME_SCALE times (a 3-hour scenario runs in 2 minutes); the acceptance criteria are about facts
+(recovered or not, with what reason; spurious or not; overlap or not), not about compressed
+targets.
 
 Needs scripts/install-airflow.sh: without it these tests FAIL (not skip).
 """
@@ -23,7 +25,7 @@ from harness.report import exit_code
 from harness.scenario.catalog import catalog_dir
 from harness.scenario.load import load_scenario
 from harness.scenario.model import Profile
-from tests.integration.airflow_support import require_airflow
+from tests.integration.airflow_support import airflow_version, require_airflow
 
 pytestmark = [pytest.mark.live, pytest.mark.airflow]
 
@@ -47,7 +49,8 @@ def drill(name: str, report_dir: Path, profile: str | None = None) -> LiveOutcom
 
         scenario = replace(scenario, profile=Profile(profile))
     lines: list[str] = []
-    outcome = LiveDrill(scenario, LiveSettings(time_scale=TIME_SCALE), progress=lines.append).run()
+    settings = LiveSettings(time_scale=TIME_SCALE, airflow_version=airflow_version())
+    outcome = LiveDrill(scenario, settings, progress=lines.append).run()
     # Kept for a failing test's output: what the drill said while it ran.
     write_outputs(outcome, report_dir, f"{scenario.name}-{scenario.profile.value}")
     print("\n".join(lines))
@@ -89,6 +92,7 @@ def inventory(history: History, region: str) -> set[tuple[str, str]]:
 
 def assert_recovered_with_facts(outcome: LiveOutcome) -> None:
     assert outcome.aborted is None, outcome.aborted
+    assert outcome.report["settings"]["live"]["airflow_version"] == airflow_version()
     t = trial(outcome)
     assert t["recovered"], t["reasons"]
     for measure in ("rto_s", "rpo_s", "detection_s"):
@@ -208,7 +212,8 @@ def test_failed_restore_is_not_recovered_and_says_why(report_dir: Path) -> None:
         for f in scenario.faults
     )
     scenario = replace(scenario, faults=faults)
-    outcome = LiveDrill(scenario, LiveSettings(time_scale=TIME_SCALE)).run()
+    settings = LiveSettings(time_scale=TIME_SCALE, airflow_version=airflow_version())
+    outcome = LiveDrill(scenario, settings).run()
     write_outputs(outcome, report_dir, "failed-restore-always")
     assert outcome.aborted is None, outcome.aborted
     t = trial(outcome)

@@ -4,7 +4,9 @@ Region's fault proxy.
 
 CreateEnvironment -> AVAILABLE (Airflow healthy, its DAGs synced from the DAG bucket) ->
 InvokeRestApi GET /dags lists the canary DAG -> SchedulerHeartbeat datapoints in CloudWatch ->
-DeleteEnvironment -> nothing of ours left (no process, no bound port).
+DeleteEnvironment -> nothing of ours left (no process, no bound port). The environment's
+AirflowVersion is the line under test ($MWAA_DRILL_AIRFLOW_LINE): on 2.10 InvokeRestApi
+reaches /api/v1 of a webserver.
 
 Needs scripts/install-airflow.sh to have run: without it these tests FAIL (not skip).
 """
@@ -33,7 +35,7 @@ from harness.live.mwaa.airflow_backend import (
 from harness.live.mwaa.service import MwaaService
 from harness.live.ports import HEARTBEAT_METRIC, NAMESPACE, heartbeat_dimensions
 from harness.live.processes import _group_exists, port_is_free
-from tests.integration.airflow_support import require_airflow, wait_for
+from tests.integration.airflow_support import airflow_version, require_airflow, wait_for
 
 pytestmark = [pytest.mark.live, pytest.mark.airflow]
 
@@ -63,6 +65,7 @@ def mwaa_client(region: str, endpoint_url: str) -> Any:
 
 def env_request() -> dict[str, Any]:
     return {
+        "AirflowVersion": airflow_version(),
         "ExecutionRoleArn": "arn:aws:iam::123456789012:role/mwaa-exec",
         "SourceBucketArn": f"arn:aws:s3:::{BUCKET}",
         "DagS3Path": "dags",
@@ -147,9 +150,11 @@ def test_create_invoke_heartbeat_delete_over_real_airflow(ready: None) -> None:
         )
         environment = mwaa.get_environment(Name=ENV)["Environment"]
         assert final == "AVAILABLE", environment
+        assert environment["AirflowVersion"] == airflow_version()
         available_after = clock.monotonic() - started
         instance = backend.instance(PRIMARY, ENV)
         assert instance is not None
+        assert instance.installation.version == airflow_version()  # the line asked for
         assert environment["WebserverUrl"].endswith(f":{instance.ports.api}")  # type: ignore[union-attr]
         assert secondary.list_environments()["Environments"] == []
         assert mwaa.list_environments()["Environments"] == [ENV]
@@ -158,8 +163,8 @@ def test_create_invoke_heartbeat_delete_over_real_airflow(ready: None) -> None:
             try:
                 answer = mwaa.invoke_rest_api(Name=ENV, Path="/dags", Method="GET")
             except ClientError as err:
-                tail = instance.log_tail("api-server", 20)
-                pytest.fail(f"InvokeRestApi failed: {err.response}; api-server log: {tail}")
+                tail = instance.log_tail(instance.profile.api_process, 20)
+                pytest.fail(f"InvokeRestApi failed: {err.response}; API server log: {tail}")
             assert answer["RestApiStatusCode"] == 200, answer
             ids = [dag["dag_id"] for dag in answer["RestApiResponse"]["dags"]]
             return ids if "canary" in ids else None

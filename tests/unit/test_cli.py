@@ -138,6 +138,30 @@ def test_run_refuses_a_bad_time_scale_with_exit_2(scale: str) -> None:
     assert "--time-scale" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_run_refuses_an_airflow_version_of_no_installed_line_with_exit_2() -> None:
+    result = run_cli("run", str(CATALOG[0]), "--airflow-version", "2.9.2")
+    assert result.returncode == 2
+    assert "--airflow-version" in result.stderr and "2.10.5" in result.stderr
+
+
+@pytest.mark.parametrize("version", ["2.10.5", "3.3.2"])
+def test_run_dry_run_names_the_airflow_version(
+    capsys: pytest.CaptureFixture[str], version: str
+) -> None:
+    assert main(["run", str(CATALOG[0]), "--dry-run", "--airflow-version", version]) == 0
+    assert f"(Apache Airflow {version})" in capsys.readouterr().out
+
+
+def test_live_settings_carry_the_airflow_version_into_the_report() -> None:
+    from harness.live.drill import LiveDrill, LiveDrillError, LiveSettings
+    from harness.scenario.load import load_scenario
+
+    assert LiveSettings().to_json()["airflow_version"] == "3.3.2"
+    assert LiveSettings(airflow_version="2.10.5").to_json()["airflow_version"] == "2.10.5"
+    with pytest.raises(LiveDrillError, match="no Airflow line"):
+        LiveDrill(load_scenario(CATALOG[0]), LiveSettings(airflow_version="1.10.15"))
+
+
 def test_report_of_a_bad_json_file_exit_2(tmp_path: Path) -> None:
     path = tmp_path / "r.json"
     path.write_text("{not json")

@@ -119,11 +119,20 @@ def test_faults_of_the_target_region(aws: LiveAws) -> None:
 # LiveAirflow against an InvokeRestApi double -------------------------------------------------
 
 
+def environment_answer(airflow_version: str) -> dict[str, Any]:
+    """GetEnvironment's answer, as far as LiveAirflow reads it (the line of its Airflow)."""
+    return {"Environment": {"Name": "e", "Status": "AVAILABLE", "AirflowVersion": airflow_version}}
+
+
 class FakeRest:
     """invoke_rest_api of one environment with Airflow 3's bulk semantics for variables and
-    pools (the fail action refused as a whole when a key exists; HTTP 200 with errors)."""
+    pools (the fail action refused as a whole when a key exists; HTTP 200 with errors), or
+    with Airflow 2.10's one-by-one endpoints when `airflow_version` is 2.x (POST /variables is
+    an upsert, POST /pools and /connections answer 409 for an existing key, DELETE per key)."""
 
-    def __init__(self) -> None:
+    def __init__(self, airflow_version: str = "3.0.6") -> None:
+        self.airflow_version = airflow_version
+        self.environment_calls = 0
         self.tables: dict[str, dict[str, dict[str, Any]]] = {
             "/variables": {},
             "/pools": {"default_pool": {"name": "default_pool", "slots": 128}},
@@ -131,12 +140,23 @@ class FakeRest:
         }
         self.calls: list[tuple[str, str]] = []
 
+    def get_environment(self, Name: str) -> dict[str, Any]:
+        self.environment_calls += 1
+        return environment_answer(self.airflow_version)
+
     def invoke_rest_api(self, **kwargs: Any) -> dict[str, Any]:
         method, path = kwargs["Method"], kwargs["Path"]
         self.calls.append((method, path))
         body = kwargs.get("Body")
         field = {"/variables": "key", "/pools": "name", "/connections": "connection_id"}
         names = {"/variables": "variables", "/pools": "pools", "/connections": "connections"}
+        collection, _, key = path.rpartition("/")
+        if method == "DELETE" and self.airflow_version.startswith("2.") and collection in field:
+            if key == "default_pool":
+                raise rest_error(400, "default_pool cannot be deleted")
+            if self.tables[collection].pop(key, None) is None:
+                raise rest_error(404, "Not Found")
+            return {"RestApiStatusCode": 204, "RestApiResponse": None}
         table = self.tables.get(path)
         if table is None:
             raise ClientError(
@@ -153,6 +173,13 @@ class FakeRest:
             rows = sorted(table.values(), key=lambda r: str(r[field[path]]))
             page = rows[offset : offset + min(limit, 100)]
             return {"RestApiStatusCode": 200, "RestApiResponse": {names[path]: page}}
+        if self.airflow_version.startswith("2."):
+            assert method == "POST", (method, path)  # Airflow 2.10 has no bulk PATCH
+            name = body[field[path]]
+            if name in table and path != "/variables":
+                raise rest_error(409, f"{name} already exists")
+            table[name] = dict(body)
+            return {"RestApiStatusCode": 200, "RestApiResponse": dict(body)}
         result: dict[str, Any] = {}
         for action in body["actions"]:
             success: list[str] = []
@@ -178,7 +205,19 @@ class FakeRest:
         return {"RestApiStatusCode": 200, "RestApiResponse": result}
 
 
-def fake_airflow(rest: FakeRest, **kwargs: Any) -> LiveAirflow:
+def rest_error(status: int, detail: str) -> ClientError:
+    code = "RestApiClientException" if status < 500 else "RestApiServerException"
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": str(status)},
+            "RestApiStatusCode": status,
+            "RestApiResponse": {"detail": detail},
+        },
+        "InvokeRestApi",
+    )
+
+
+def fake_airflow(rest: Any, **kwargs: Any) -> LiveAirflow:
     return LiveAirflow(lambda service, region: rest, WEST, LiveClock(), ["w"], **kwargs)
 
 
@@ -270,6 +309,9 @@ class RunsRest:
         ]
         self.patched: list[str] = []
 
+    def get_environment(self, Name: str) -> dict[str, Any]:
+        return environment_answer("3.0.6")
+
     def invoke_rest_api(self, **kwargs: Any) -> dict[str, Any]:
         method, path, body = kwargs["Method"], kwargs["Path"], kwargs.get("Body") or {}
         if path == "/dags/~/dagRuns/list":
@@ -319,3 +361,73 @@ def test_a_task_row_without_its_run_fails_a_copy_and_is_skipped_otherwise() -> N
     assert failed == ImportResult(inserted=0, skipped=0, failed=2) and rest.patched == []
     skipped = airflow.import_rows(EAST, "e", "task_instance", [known, orphan], on_conflict="skip")
     assert skipped == ImportResult(inserted=1, skipped=1, failed=0) and len(rest.patched) == 1
+
+
+# Airflow 2.10 (/api/v1): the same port, one call per entity ---------------------------------
+
+
+def test_airflow_2_entities_are_created_one_by_one_and_fail_writes_nothing() -> None:
+    rest = FakeRest("2.10.5")
+    airflow = fake_airflow(rest)
+    rows = [{"key": "a", "val": "1"}, {"key": "b", "val": "2"}]
+    assert airflow.import_rows(EAST, "e", "variable", rows, on_conflict="skip") == ImportResult(
+        2, 0, 0
+    )
+    assert [c for c in rest.calls if c[0] != "GET"] == [("POST", "/variables")] * 2
+    # "skip": the existing key is listed first and left alone (POST would overwrite it).
+    rest.calls.clear()
+    changed = [{"key": "a", "val": "changed"}, {"key": "c", "val": "3"}]
+    assert airflow.import_rows(EAST, "e", "variable", changed, on_conflict="skip") == (
+        ImportResult(1, 1, 0)
+    )
+    assert [c for c in rest.calls if c[0] != "GET"] == [("POST", "/variables")]
+    assert rest.tables["/variables"]["a"]["value"] == "1"
+    # "fail": an existing key fails the batch before any write.
+    rest.calls.clear()
+    batch = [{"key": "d", "val": "4"}, {"key": "a", "val": "x"}]
+    assert airflow.import_rows(EAST, "e", "variable", batch, on_conflict="fail") == (
+        ImportResult(0, 0, 2)
+    )
+    assert [c for c in rest.calls if c[0] != "GET"] == []
+    assert "d" not in rest.tables["/variables"]
+    # One GetEnvironment for the line, however many calls.
+    assert rest.environment_calls == 1
+
+
+def test_airflow_2_a_pool_created_meanwhile_counts_as_skipped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rest = FakeRest("2.10.5")
+    airflow = fake_airflow(rest)
+    # Created by someone else between the list and the POST: the POST answers 409.
+    monkeypatch.setattr(airflow, "export_table", lambda *args: [])
+    rest.tables["/pools"]["p"] = {"name": "p", "slots": 1}
+    row = {"pool": "p", "slots": 3}
+    assert airflow.import_rows(EAST, "e", "slot_pool", [row], on_conflict="skip") == (
+        ImportResult(0, 1, 0)
+    )
+    with pytest.raises(PortError, match="409"):  # "fail" cannot call it skipped
+        airflow.import_rows(EAST, "e", "slot_pool", [row], on_conflict="fail")
+    assert rest.tables["/pools"]["p"]["slots"] == 1
+
+
+def test_airflow_2_clear_deletes_each_key_and_keeps_default_pool() -> None:
+    rest = FakeRest("2.10.5")
+    airflow = fake_airflow(rest)
+    airflow.import_rows(EAST, "e", "slot_pool", [{"pool": "p", "slots": 3}], on_conflict="skip")
+    airflow.import_rows(EAST, "e", "variable", [{"key": "a", "val": "1"}], on_conflict="skip")
+    rest.calls.clear()
+    airflow.clear_tables(EAST, "e", ["variable", "slot_pool"])
+    assert sorted(c for c in rest.calls if c[0] == "DELETE") == [
+        ("DELETE", "/pools/p"),
+        ("DELETE", "/variables/a"),
+    ]
+    assert rest.tables["/variables"] == {}
+    assert list(rest.tables["/pools"]) == ["default_pool"]
+
+
+def test_an_unknown_airflow_line_is_a_validation_error() -> None:
+    airflow = fake_airflow(FakeRest("1.10.15"))
+    with pytest.raises(PortError) as raised:
+        airflow.import_rows(EAST, "e", "variable", [{"key": "a", "val": "1"}], on_conflict="skip")
+    assert raised.value.code == "ValidationException"

@@ -5,13 +5,16 @@ its metadata database made in a `PostgresCluster` (one cluster per Region, so a 
 outage can freeze the Region's database too).
 
 Modules:
-- `install`: where the Airflow virtualenv is (.airflow/venv, made by
-  scripts/install-airflow.sh), its version, and whether it is usable.
+- `install`: where the Airflow virtualenv of each line is (3.3.2 in .airflow/venv, 2.10.5 in
+  .airflow/venv-2.10, made by scripts/install-airflow.sh [--line 2]), its version, whether it
+  is usable, and which line serves an MWAA AirflowVersion (`line_of`).
+- `lines`: what differs between the lines an instance runs (`LineProfile`: processes, REST
+  prefix, health path, auth, airflow.cfg keys).
 - `postgres`: `PostgresCluster` (initdb + postgres on a free loopback port, one database and
   role per environment, a stop that leaves nothing) and `Database`.
-- `instance`: `AirflowInstance` (scheduler, dag-processor and api-server in their own process
-  groups; health, scheduler liveness from the heartbeat age, REST calls, scheduler kill and
-  restart, freeze/thaw, stop), `stop_instances`, `reap_orphans`, `process_memory`.
+- `instance`: `AirflowInstance` (the line's processes, each in its own process group;
+  health, scheduler liveness from the heartbeat age, REST calls, scheduler kill and restart,
+  freeze/thaw, stop), `stop_instances`, `reap_orphans`, `process_memory`.
 
 Typical use:
 

@@ -1,4 +1,9 @@
-"""One real Apache Airflow environment on this machine: `AirflowInstance`.
+"""One real Apache Airflow environment on this machine: `AirflowInstance`, on either line.
+
+The installation given (or found) decides the line, and `harness.live.airflow.lines` what
+differs: Airflow 3 runs scheduler, dag-processor and api-server with REST at /api/v2; Airflow
+2.10 runs scheduler and webserver with REST at /api/v1 and health at /health. The rest of this
+docstring says "API server" for the api-server (3) or the webserver (2).
 
 Each instance has its own AIRFLOW_HOME (a temp dir unless given), its own loopback ports
 (API server, worker log server, trigger log server, scheduler health check), its own JWT and
@@ -7,11 +12,12 @@ in a given `PostgresCluster` and dropped on stop), else SQLite in the home (quic
 Its settings are written to `<home>/airflow.cfg`, so `AIRFLOW_HOME=<home> airflow ...` works by
 hand against a running instance.
 
-`start()` does not block: it launches `airflow db migrate` and the three Airflow 3 processes
-(scheduler, dag-processor, api-server) at once, each in its own process group through the
-`ProcessRegistry`; the three wait (bounded, in a small `sh` loop) for the migration's marker
-file before they exec Airflow. `wait_healthy(deadline)` then polls `/api/v2/monitor/health`
-until the metadatabase is healthy and the scheduler and DAG processor heartbeats are recent;
+`start()` does not block: it launches `airflow db migrate` (on 2.x with auth="password" also
+`airflow users create`) and the line's processes at once, each in its own process group through the
+`ProcessRegistry`; they wait (bounded, in a small `sh` loop) for the migration's marker
+file before they exec Airflow. `wait_healthy(deadline)` then polls the health endpoint
+until the metadatabase is healthy and the scheduler (and, on 3, DAG processor) heartbeats are
+recent;
 it fails early, with the log tail, when the migration or a process dies.
 
 Faults: `kill_scheduler()` SIGKILLs only the scheduler's process group (its LocalExecutor task
@@ -28,9 +34,12 @@ the simple auth manager: with `[core] simple_auth_manager_all_admins = True` (au
 the default) the API server's middleware adds an admin JWT to every request, so no header is
 needed; with auth="password" the instance writes a user and password, and `rest` gets a JWT
 from `POST /auth/token` ({"username", "password"} -> 201 {"access_token"}) and sends it as
-`Authorization: Bearer`, renewing it once on a 401.
+`Authorization: Bearer`, renewing it once on a 401. On 2.10 (FAB): "all_admins" makes every
+anonymous request an Admin (webserver_config.py AUTH_ROLE_PUBLIC, [api] auth_backends =
+...backend.default); "password" creates the admin user with the CLI and sends HTTP basic auth
+([api] auth_backends = ...backend.basic_auth).
 
-Process logs: `<home>/process-logs/{migrate,scheduler,dag-processor,api-server}.log`; task logs
+Process logs: `<home>/process-logs/{migrate,<process name>}.log`; task logs
 under `<home>/logs`.
 """
 
@@ -52,11 +61,21 @@ import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlencode
 
 from harness.live import clock, safety
 from harness.live.airflow.install import AirflowInstallation, find_installation
+from harness.live.airflow.lines import (
+    AIRFLOW_3,
+    PASSWORD_VARIABLE,
+    AuthMode,
+    LineProfile,
+    Ports,
+    Settings,
+    basic_auth,
+    profile_of,
+)
 from harness.live.airflow.postgres import Database, PostgresCluster, safe_identifier
 from harness.live.processes import (
     LOOPBACK,
@@ -67,10 +86,7 @@ from harness.live.processes import (
     port_is_free,
 )
 
-AuthMode = Literal["all_admins", "password"]
-PROCESS_NAMES: tuple[str, ...] = ("scheduler", "dag-processor", "api-server")
-API_PREFIX = "/api/v2"
-HEALTH_PATH = "/api/v2/monitor/health"
+API_PREFIX = AIRFLOW_3.api_prefix
 _MIGRATED = ".mwaa-drill-migrated"
 _MIGRATION_FAILED = ".mwaa-drill-migration-failed"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -111,22 +127,6 @@ class AirflowStartError(RuntimeError):
 
 class AirflowUnreachable(OSError):
     """No HTTP answer from the instance's API server (refused, reset, timed out)."""
-
-
-@dataclass(frozen=True)
-class Ports:
-    api: int
-    worker_log_server: int
-    trigger_log_server: int
-    scheduler_health_check: int
-
-    def all(self) -> tuple[int, ...]:
-        return (
-            self.api,
-            self.worker_log_server,
-            self.trigger_log_server,
-            self.scheduler_health_check,
-        )
 
 
 def distinct_free_ports(count: int, *, avoid: Iterable[int] = ()) -> list[int]:
@@ -197,12 +197,13 @@ def parse_health(status: int, document: Any, now_unix: float) -> Health:
     )
 
 
-def api_target(path: str) -> str:
-    """The request target for `path`: relative to /api/v2 (as MWAA InvokeRestApi takes it)
-    unless it starts with /api/, /auth/ or /execution/."""
-    if path.startswith(("/api/", "/auth/", "/execution/")):
+def api_target(path: str, prefix: str = API_PREFIX) -> str:
+    """The request target for `path`: relative to `prefix` (/api/v2 on 3, /api/v1 on 2, as
+    MWAA InvokeRestApi takes it) unless it starts with /api/, /auth/, /execution/ or is
+    /health."""
+    if path.startswith(("/api/", "/auth/", "/execution/")) or path == "/health":
         return path
-    return API_PREFIX + (path if path.startswith("/") else "/" + path)
+    return prefix + (path if path.startswith("/") else "/" + path)
 
 
 def _fernet_key() -> str:
@@ -227,7 +228,7 @@ atexit.register(_stop_live_instances)
 
 
 class AirflowInstance:
-    """One Airflow environment (scheduler, dag-processor, api-server) on loopback ports.
+    """One Airflow environment (the line's processes, see `profile`) on loopback ports.
 
     `name`: unique per instance, e.g. "<region>.<environment>" ([A-Za-z0-9_.-], <= 63).
     `dags_folder`: read by the DAG processor, rescanned every `dag_dir_refresh_s`.
@@ -270,6 +271,7 @@ class AirflowInstance:
         self.name = name
         self.dags_folder = Path(dags_folder).resolve()
         self.installation = installation or find_installation()
+        self.profile: LineProfile = profile_of(self.installation.line)
         self.database = database
         self.postgres = postgres
         self._owns_database = False
@@ -335,34 +337,18 @@ class AirflowInstance:
         cfg: dict[str, dict[str, str]] = {
             "core": {
                 "dags_folder": str(self.dags_folder),
-                "executor": "LocalExecutor",
+                "executor": self.profile.executor(self.database is None),
                 "load_examples": "False",
                 "dags_are_paused_at_creation": str(self.dags_are_paused_at_creation),
                 "parallelism": str(self.parallelism),
-                "execution_api_server_url": f"http://{LOOPBACK}:{ports.api}/execution/",
                 "fernet_key": _fernet_key(),
                 "hostname_callable": "socket.gethostname",
-                "auth_manager": (
-                    "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-                ),
-                "simple_auth_manager_all_admins": str(self.auth == "all_admins"),
-                "simple_auth_manager_users": f"{self.username}:admin",
-                "simple_auth_manager_passwords_file": str(home / "simple_auth_passwords.json"),
             },
             "database": {
                 "sql_alchemy_conn": self.sqlalchemy_url,
                 "sql_alchemy_pool_size": "4",
                 "sql_alchemy_max_overflow": "8",
             },
-            "api": {
-                "host": LOOPBACK,
-                "port": str(ports.api),
-                "workers": "1",
-                "base_url": f"http://{LOOPBACK}:{ports.api}",
-                "secret_key": secrets.token_hex(16),
-                "expose_config": "False",
-            },
-            "api_auth": {"jwt_secret": secrets.token_hex(32)},
             "logging": {
                 "base_log_folder": str(home / "logs"),
                 "worker_log_server_port": str(ports.worker_log_server),
@@ -375,14 +361,21 @@ class AirflowInstance:
                 "scheduler_health_check_server_port": str(ports.scheduler_health_check),
                 "enable_health_check": "False",
             },
-            "dag_processor": {
-                "refresh_interval": str(self.dag_dir_refresh_s),
-                "parsing_processes": "1",
-            },
         }
+        for section, values in self.profile.config(self._settings()).items():
+            cfg.setdefault(section, {}).update(values)
         for section, values in self.extra_config.items():
             cfg.setdefault(section, {}).update(values)
         return cfg
+
+    def _settings(self) -> Settings:
+        return Settings(
+            home=self._require_home(),
+            ports=self._require_ports(),
+            auth=self.auth,
+            username=self.username,
+            dag_dir_refresh_s=self.dag_dir_refresh_s,
+        )
 
     def _write_config(self) -> None:
         home = self._require_home()
@@ -393,9 +386,9 @@ class AirflowInstance:
         path = home / "airflow.cfg"
         path.write_text("\n".join(lines) + "\n")
         path.chmod(0o600)
-        passwords = home / "simple_auth_passwords.json"
-        passwords.write_text(json.dumps({self.username: self._password}) + "\n")
-        passwords.chmod(0o600)
+        for name, text in self.profile.files(self._settings(), self._password).items():
+            (home / name).write_text(text)
+            (home / name).chmod(0o600)
 
     def environment(self) -> dict[str, str]:
         """The environment of every Airflow process of this instance."""
@@ -444,15 +437,18 @@ class AirflowInstance:
             (self.home / "logs").mkdir(exist_ok=True)
             self.process_log_dir.mkdir(exist_ok=True)
             self._write_config()
-            env = self.environment()
+            env = {**self.environment(), PASSWORD_VARIABLE: self._password}
+            script = self.profile.migrate_script(
+                str(self.installation.airflow), self.auth, self.username
+            )
             self.migration = self.registry.start(
-                ["sh", "-c", _MIGRATE, "sh", str(self.installation.airflow), "db", "migrate"],
+                ["sh", "-c", _MIGRATE, "sh", "sh", "-c", script],
                 name=f"{self.name}/migrate",
                 env=env,
                 cwd=self.home,
                 log_path=self.process_log_dir / "migrate.log",
             )
-            names = PROCESS_NAMES + (("triggerer",) if self.with_triggerer else ())
+            names = self.profile.processes + (("triggerer",) if self.with_triggerer else ())
             for process_name in names:
                 self._launch(process_name)
         except BaseException:
@@ -462,16 +458,7 @@ class AirflowInstance:
 
     def _argv(self, process_name: str) -> list[str]:
         airflow = str(self.installation.airflow)
-        ports = self._require_ports()
-        if process_name == "scheduler":
-            return [airflow, "scheduler"] + ([] if self.serve_logs else ["--skip-serve-logs"])
-        if process_name == "dag-processor":
-            return [airflow, "dag-processor"]
-        if process_name == "api-server":
-            return [airflow, "api-server", "--host", LOOPBACK, "--port", str(ports.api)]
-        if process_name == "triggerer":
-            return [airflow, "triggerer"] + ([] if self.serve_logs else ["--skip-serve-logs"])
-        raise ValueError(f"unknown Airflow process {process_name!r}")
+        return self.profile.argv(airflow, process_name, self._require_ports(), self.serve_logs)
 
     def _launch(self, process_name: str) -> ManagedProcess:
         process = self.registry.start(
@@ -527,7 +514,8 @@ class AirflowInstance:
                 raise AirflowStartError(
                     f"instance {self.name} not healthy in time "
                     f"(migrated={self.migrated()}, last health={last}); "
-                    f"api-server log: {self.log_tail('api-server', 8)}"
+                    f"{self.profile.api_process} log: "
+                    f"{self.log_tail(self.profile.api_process, 8)}"
                 )
             clock.sleep(min(interval_s, deadline.remaining()))
 
@@ -544,9 +532,9 @@ class AirflowInstance:
             return False
         if not self._beat_is_recent(health.scheduler_heartbeat_age_s):
             return False
-        return not require_dag_processor or self._beat_is_recent(
-            health.dag_processor_heartbeat_age_s
-        )
+        if not (require_dag_processor and self.profile.has_dag_processor):
+            return True
+        return self._beat_is_recent(health.dag_processor_heartbeat_age_s)
 
     def _beat_is_recent(self, age_s: float | None, max_age_s: float | None = None) -> bool:
         limit = self.heartbeat_threshold_s if max_age_s is None else max_age_s
@@ -555,7 +543,9 @@ class AirflowInstance:
     def health(self, timeout_s: float = 2.0) -> Health:
         """One GET of the health endpoint (never raises for transport errors)."""
         try:
-            status, document = self._request("GET", HEALTH_PATH, timeout_s=timeout_s, auth=False)
+            status, document = self._request(
+                "GET", self.profile.health_path, timeout_s=timeout_s, auth=False
+            )
         except AirflowUnreachable as err:
             return Health(reachable=False, error=str(err))
         return parse_health(status, document, clock.wall_time())
@@ -608,10 +598,18 @@ class AirflowInstance:
         self._scheduler_killed = False
         return process
 
-    def freeze(self) -> None:
+    def freeze(self, timeout_s: float = 3.0) -> None:
         """SIGSTOP every process of the instance (its groups and its task runners' groups):
-        ports stay open, nothing answers (a Regional outage)."""
-        self._signal_every_group(signal.SIGSTOP)
+        ports stay open, nothing answers (a Regional outage). Returns once every process is
+        seen stopped (bounded by timeout_s): a process forked while the signals went out (a
+        task runner, a gunicorn worker on 2.10) gets its own SIGSTOP on the next round."""
+        deadline = clock.Deadline.after(timeout_s)
+        while True:
+            self._signal_every_group(signal.SIGSTOP)
+            running = [pid for pid in self.pids() if _state(pid) not in ("T", "t", "Z", "X")]
+            if not running or deadline.expired():
+                break
+            clock.sleep(0.02)
         self._frozen = True
 
     def thaw(self) -> None:
@@ -751,11 +749,11 @@ class AirflowInstance:
         takes it) unless it starts with /api/, /auth/ or /execution/. Returns (HTTP status,
         decoded JSON, or the text when the body is not JSON, or None when empty). Raises
         AirflowUnreachable when no HTTP answer came."""
-        target = api_target(path)
+        target = api_target(path, self.profile.api_prefix)
         if query:
             target += "?" + urlencode({k: v for k, v in query.items() if v is not None}, doseq=True)
         status, document = self._request(method, target, body=body, timeout_s=timeout_s)
-        if status == 401 and self.auth == "password":
+        if status == 401 and self.auth == "password" and self.profile.line == "3":
             self._token = None
             status, document = self._request(method, target, body=body, timeout_s=timeout_s)
         return status, document
@@ -794,7 +792,9 @@ class AirflowInstance:
         if body is not None:
             payload = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        if auth and self.auth == "password":
+        if auth and self.auth == "password" and self.profile.line == "2":
+            headers.update(basic_auth(self.username, self._password))
+        elif auth and self.auth == "password":
             if self._token is None:
                 self._token = self.token(timeout_s=timeout_s)
             headers["Authorization"] = f"Bearer {self._token}"
@@ -816,6 +816,14 @@ class AirflowInstance:
             return status, json.loads(data)
         except ValueError:
             return status, data.decode(errors="replace")
+
+
+def _state(pid: int) -> str:
+    """The /proc state letter of a process ("" when it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
 
 
 def stop_instances(instances: Iterable[AirflowInstance]) -> None:

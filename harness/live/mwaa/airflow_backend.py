@@ -1,5 +1,11 @@
 """`AirflowBackend`: the `EnvironmentBackend` that runs every MWAA environment as real Airflow.
 
+The environment's AirflowVersion picks the installed line (`harness.live.airflow.install`):
+2.x runs on the Airflow 2.10 venv (scheduler, webserver, REST /api/v1), 3.x on the Airflow 3
+venv (scheduler, dag-processor, api-server, REST /api/v2); InvokeRestApi paths are relative
+to that prefix, as in MWAA. A version of neither line fails the creation
+(INCORRECT_CONFIGURATION).
+
     backend = AirflowBackend()
     service = MwaaService(backend)
     with LiveAws(regions, mwaa=service) as aws:
@@ -7,9 +13,9 @@
         ...                                  # CreateEnvironment etc. through aws's proxies
     backend.close()                          # stops every environment and the database
 
-Each `(region, name)` environment is one `AirflowInstance` (scheduler, dag-processor,
-api-server) whose metadata database is made in one `PostgresCluster` shared by all the
-environments of the backend (started lazily by the first creation, stopped by `close`).
+Each `(region, name)` environment is one `AirflowInstance` whose metadata database is made
+in one `PostgresCluster` shared by all the environments of the backend (started lazily by the
+first creation, stopped by `close`).
 
 DAGs. The environment's DAGs folder (`<work_dir>/<instance>/dags`) mirrors the objects under
 `s3://<SourceBucketArn's bucket>/<DagS3Path>/` of the environment's Region, read through a
@@ -53,7 +59,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from harness.live import clock
-from harness.live.airflow.install import AirflowInstallation, find_installation
+from harness.live.airflow.install import (
+    AirflowInstallation,
+    AirflowNotInstalled,
+    find_installation,
+    line_of,
+)
 from harness.live.airflow.instance import AirflowInstance, AirflowUnreachable
 from harness.live.airflow.postgres import PostgresCluster
 from harness.live.heartbeat import INTERVAL_S, HeartbeatPublisher
@@ -395,6 +406,15 @@ class AirflowBackend:
         return "unhealthy"
 
     # More than the protocol ---------------------------------------------------------------
+    def installation_for(self, airflow_version: str) -> AirflowInstallation:
+        """The installation serving an AirflowVersion: the one given to the backend when it
+        is of that line, else the line's own venv. ValueError (no such line) or
+        AirflowNotInstalled."""
+        line = line_of(airflow_version)
+        if self._installation is not None and self._installation.line == line:
+            return self._installation
+        return find_installation(line=line)
+
     def instance(self, region: str, name: str) -> AirflowInstance | None:
         """The Airflow instance of the environment (None: unknown, or not started yet)."""
         return self._instance(region, name)
@@ -480,10 +500,15 @@ class AirflowBackend:
             except DagSyncError as err:
                 handle.settle(ProvisionStatus.failed(INCORRECT_CONFIGURATION, str(err)))
                 return
+            try:
+                installation = self.installation_for(str(env.config.get("AirflowVersion", "")))
+            except (ValueError, AirflowNotInstalled) as err:
+                handle.settle(ProvisionStatus.failed(INCORRECT_CONFIGURATION, str(err)))
+                return
             cluster = self._ensure_cluster()
             options = dict(self.instance_options)
             options.setdefault("heartbeat_threshold_s", self.heartbeat_threshold_s)
-            options.setdefault("installation", self._installation or find_installation())
+            options.setdefault("installation", installation)
             with env.lock:
                 if handle.cancelled.is_set():
                     return
@@ -524,7 +549,8 @@ class AirflowBackend:
                         ProvisionStatus.failed(
                             TIMED_OUT,
                             f"Airflow not healthy within {self.start_timeout_s:.0f} s; "
-                            f"api-server log: {instance.log_tail('api-server', 5)}",
+                            f"{instance.profile.api_process} log: "
+                            f"{instance.log_tail(instance.profile.api_process, 5)}",
                         )
                     )
                     return

@@ -5,7 +5,8 @@ Region fails with the fault's probability, after a few of its metadata writes we
 the simulator's model (`harness.sim.airflow`: a restore run fails part-way, after 1..n-1
 tables). The API cannot see DR DAG runs, so it sees attempts in what reaches Airflow:
 
-- a metadata write is a bulk create on /variables, /connections or /pools, a POST of a DAG run
+- a metadata write is a bulk create on /variables, /connections or /pools (Airflow 2.10: a
+  POST of one there), a POST of a DAG run
   WITH a logical date (a restored run; a triggered DR run has none), or a PATCH of a task
   instance (InvokeRestApi, any caller);
 - writes closer than `gap_s` to the previous one belong to the same attempt; a longer pause
@@ -44,6 +45,8 @@ def is_metadata_write(method: str, path: str, body: Any) -> bool:
         return isinstance(actions, list) and any(
             isinstance(a, Mapping) and a.get("action") == "create" for a in actions
         )
+    if method == "POST" and _BULK.match(path):  # Airflow 2.10 creates them one by one
+        return True
     if method == "POST" and _RUNS.match(path):
         return isinstance(body, Mapping) and body.get("logical_date") is not None
     return method == "PATCH" and bool(_TASK.match(path))
