@@ -4,7 +4,9 @@ Region's fault proxy.
 
 CreateEnvironment -> AVAILABLE (Airflow healthy, its DAGs synced from the DAG bucket) ->
 InvokeRestApi GET /dags lists the canary DAG -> SchedulerHeartbeat datapoints in CloudWatch ->
-DeleteEnvironment -> nothing of ours left (no process, no bound port). The environment's
+UpdateEnvironment (new configuration options: Airflow restarted on them; a version change:
+UPDATE_FAILED, still serving) -> DeleteEnvironment -> nothing of ours left (no process, no
+bound port). The environment's
 AirflowVersion is the line under test ($MWAA_DRILL_AIRFLOW_LINE): on 2.10 InvokeRestApi
 reaches /api/v1 of a webserver.
 
@@ -202,6 +204,37 @@ def test_create_invoke_heartbeat_delete_over_real_airflow(ready: None) -> None:
         publisher = backend.publisher(PRIMARY, ENV)
         assert publisher is not None and publisher.published >= 1
 
+        # Update: new configuration options restart Airflow on them (same database).
+        scheduler_pid = instance.processes["scheduler"].pid
+        options = {**env_request()["AirflowConfigurationOptions"], "core.default_task_retries": "2"}
+        mwaa.update_environment(Name=ENV, AirflowConfigurationOptions=options)
+        assert status() == "UPDATING"
+        final = wait_for(
+            lambda: (lambda s: s if s != "UPDATING" else None)(status()), 120.0, "update done"
+        )
+        environment = mwaa.get_environment(Name=ENV)["Environment"]
+        assert final == "AVAILABLE", environment
+        assert environment["LastUpdate"]["Status"] == "SUCCESS", environment["LastUpdate"]
+        assert environment["AirflowConfigurationOptions"] == options
+        assert instance.processes["scheduler"].pid != scheduler_pid  # restarted
+        assert instance.home is not None
+        cfg = (instance.home / "airflow.cfg").read_text()
+        assert "default_task_retries = 2" in cfg, cfg
+        answer = mwaa.invoke_rest_api(Name=ENV, Path="/dags/canary", Method="GET")
+        assert answer["RestApiResponse"]["dag_id"] == "canary"  # serves, its history kept
+        # A version change is refused: UPDATE_FAILED, the environment keeps serving.
+        other = "2.10.5" if airflow_version() != "2.10.5" else "3.3.2"
+        mwaa.update_environment(Name=ENV, AirflowVersion=other)
+        final = wait_for(
+            lambda: (lambda s: s if s != "UPDATING" else None)(status()), 30.0, "update refused"
+        )
+        environment = mwaa.get_environment(Name=ENV)["Environment"]
+        assert final == "UPDATE_FAILED", environment
+        assert environment["AirflowVersion"] == airflow_version()
+        assert "version change" in environment["LastUpdate"]["Error"]["ErrorMessage"]
+        answer = mwaa.invoke_rest_api(Name=ENV, Path="/dags/canary", Method="GET")
+        assert answer["RestApiStatusCode"] == 200
+
         # Delete: the environment goes, and its Airflow with it.
         assert instance.ports is not None
         airflow_ports = list(instance.ports.all())
@@ -233,4 +266,4 @@ def test_create_invoke_heartbeat_delete_over_real_airflow(ready: None) -> None:
     assert [port for port in stack_ports if port and not port_is_free(port)] == []
     took = clock.monotonic() - started
     print(f"AVAILABLE after {available_after:.1f} s; whole test {took:.1f} s")
-    assert took < 150.0
+    assert took < 240.0

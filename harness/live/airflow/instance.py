@@ -598,6 +598,25 @@ class AirflowInstance:
         self._scheduler_killed = False
         return process
 
+    def reconfigure(self, extra_config: Mapping[str, Mapping[str, str]]) -> None:
+        """Apply new airflow.cfg settings, as MWAA's UpdateEnvironment does: stop every Airflow
+        process (SIGTERM, bounded, then SIGKILL; task runners too), rewrite airflow.cfg with
+        `extra_config`, and start the same processes again on the same home, ports and
+        metadata database (already migrated: they start at once). Returns without waiting:
+        `wait_healthy` or `is_healthy` tell when it serves again."""
+        if not self._started or self._stopped:
+            raise RuntimeError(f"instance {self.name} is not running")
+        names = list(self.processes)
+        for process in self.processes.values():
+            process.stop(term_timeout_s=self.stop_timeout_s, kill_timeout_s=3.0)
+        self._kill_outside_groups()  # task runners have process groups of their own
+        self.extra_config = {k: dict(v) for k, v in extra_config.items()}
+        self._write_config()
+        for process_name in names:
+            self._launch(process_name)
+        self._scheduler_killed = False
+        self._frozen = False
+
     def freeze(self, timeout_s: float = 3.0) -> None:
         """SIGSTOP every process of the instance (its groups and its task runners' groups):
         ports stay open, nothing answers (a Regional outage). Returns once every process is

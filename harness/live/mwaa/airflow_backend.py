@@ -38,8 +38,14 @@ Provisioning. `provision` returns at once with a handle; a thread of the handle 
 cluster if needed, syncs the DAGs, starts Airflow and polls its health (bounded by
 `start_timeout_s`). `poll()` only reads what that thread wrote: "pending" until Airflow is
 healthy (`is_healthy()`), then "ready" with the API server's URL, or "failed" with the
-instance's `failure()` (or the exception / timeout). `update` is not supported (it reports
-"failed": the environment keeps its configuration and keeps serving).
+instance's `failure()` (or the exception / timeout).
+
+Updates. `update` (UpdateEnvironment) syncs the DAGs from the new DAG path and restarts the
+environment's Airflow processes on its new AirflowConfigurationOptions (same metadata
+database, ports and home: `AirflowInstance.reconfigure`), then waits until it is healthy;
+the other fields (workers, schedulers, class...) are recorded and have nothing to act on
+here. A failure puts the previous configuration back and reports "failed" (MWAA's
+UPDATE_FAILED: the environment keeps serving). A change of AirflowVersion is refused.
 """
 
 from __future__ import annotations
@@ -361,11 +367,30 @@ class AirflowBackend:
         config: Mapping[str, Any],
         changes: Mapping[str, Any],
     ) -> ProvisionHandle:
-        return _Handle(
-            ProvisionStatus.failed(
-                INTERNAL_FAILURE, "UpdateEnvironment is not supported by the Airflow backend"
+        with self._lock:
+            env = self._envs.get((region, name))
+        if env is None or env.instance is None:
+            return _Handle(
+                ProvisionStatus.failed(INTERNAL_FAILURE, f"environment {name} is not running")
             )
+        version = changes.get("AirflowVersion")
+        if version is not None and version != env.config.get("AirflowVersion"):
+            # MWAA upgrades in place; here an environment runs on the venv of its line.
+            return _Handle(
+                ProvisionStatus.failed(
+                    INTERNAL_FAILURE,
+                    "an Airflow version change is not supported by the Airflow backend",
+                )
+            )
+        handle = _Handle()
+        handle.thread = threading.Thread(
+            target=self._update,
+            args=(env, env.instance, dict(config), handle),
+            name=f"mwaa-update-{region}-{name}",
+            daemon=True,
         )
+        handle.thread.start()
+        return handle
 
     def deprovision(self, region: str, name: str) -> None:
         with self._lock:
@@ -489,6 +514,48 @@ class AirflowBackend:
         bucket = bucket_of(str(env.config.get("SourceBucketArn", "")))
         prefix = str(env.config.get("DagS3Path", ""))
         return sync_dag_folder(self._client("s3", env.region), bucket, prefix, env.dags)
+
+    def _update(
+        self, env: _Env, instance: AirflowInstance, config: dict[str, Any], handle: _Handle
+    ) -> None:
+        """The update's thread: DAGs from the (new) DAG path, Airflow restarted on the new
+        configuration options, then health (bounded). On failure the environment goes back to
+        its previous configuration and serves again (MWAA's UPDATE_FAILED)."""
+        previous = env.config
+        try:
+            with env.lock:
+                env.config = config
+                self._sync(env)
+                instance.reconfigure(extra_config(config.get("AirflowConfigurationOptions")))
+            self._wait_restarted(instance, clock.monotonic())
+            handle.settle(ProvisionStatus.ready(instance.url))
+        except Exception as err:
+            self._record(f"update {env.name} in {env.region}: {err}")
+            with env.lock:
+                env.config = previous
+                with contextlib.suppress(Exception):
+                    self._sync(env)
+                    instance.reconfigure(extra_config(previous.get("AirflowConfigurationOptions")))
+            handle.settle(ProvisionStatus.failed(INTERNAL_FAILURE, f"{type(err).__name__}: {err}"))
+
+    def _wait_restarted(self, instance: AirflowInstance, restarted: float) -> None:
+        """Until the restarted Airflow is healthy with a scheduler heartbeat newer than the
+        restart (the old scheduler's last one can still look recent). Bounded."""
+        deadline = clock.Deadline.after(self.start_timeout_s)
+        while True:
+            problem = instance.failure()
+            if problem:
+                raise RuntimeError(problem)
+            health = instance.health(timeout_s=self.health_timeout_s)
+            age = health.scheduler_heartbeat_age_s
+            fresh = age is not None and age <= clock.monotonic() - restarted
+            if fresh and instance.is_healthy(health):
+                return
+            if deadline.expired():
+                raise RuntimeError(
+                    f"Airflow not healthy within {self.start_timeout_s:.0f} s of the restart"
+                )
+            clock.sleep(min(0.5, deadline.remaining()))
 
     def _create(self, env: _Env) -> None:
         """The handle's thread: cluster, DAGs, Airflow, then health until ready (bounded)."""
