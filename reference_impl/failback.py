@@ -6,21 +6,28 @@ Steps, each after the previous one:
    (ready False): from here the secondary's guard pauses it too, and losing the race means no
    failback at all;
 3. pause the secondary's workload (if this fails its guard pauses it within `canary_interval`);
-4. unpause the primary's workload;
-5. mark the record ready, so the primary's guard and startup hook keep it running.
+4. wait until no workload run is running in the secondary any more (paused, it starts none;
+   at most `dag_run_timeout`, polled every `restore_poll_interval`), then copy its finished
+   runs (dag_run, then task_instance) into the primary, rows it already has left as they are:
+   the primary's Airflow (catchup=False) would otherwise run again, on unpause, the latest
+   tick the secondary ran or was running (a duplicated run); a wait or copy that fails is
+   journaled and the failback goes on;
+5. unpause the primary's workload;
+6. mark the record ready, so the primary's guard and startup hook keep it running.
 The secondary's recovery workflow sees the primary active again and resumes its checks.
 
 Runs wherever the operator runs it (ctx.region is not used): the record is in the secondary's
-bucket and both Regions' Airflow APIs must answer. Metadata the secondary wrote while it was
-active is not copied back to the primary.
+bucket and both Regions' Airflow APIs must answer. Only run history is copied back: other
+metadata the secondary changed while it was active (variables, say) is not.
 """
 
 from __future__ import annotations
 
+from reference_impl.backup import RUN_TABLES, exportable
 from reference_impl.context import DrContext
 from reference_impl.fencing import active_region, claim, read_record, write_record
 from reference_impl.ports import PortError
-from reference_impl.runtime import CHECKPOINT, Process
+from reference_impl.runtime import CHECKPOINT, Process, Wait
 
 
 def failback(ctx: DrContext) -> Process[None]:
@@ -48,6 +55,12 @@ def failback(ctx: DrContext) -> Process[None]:
     except PortError as err:
         ctx.journal.note(f"failback: cannot pause {secondary} ({err}); its guard will")
     yield CHECKPOINT
+    copy_error = yield from _copy_runs_back(ctx)
+    if copy_error is not None:
+        ctx.journal.note(
+            f"failback: runs not copied back ({copy_error}); {primary} may run again "
+            "the latest tick"
+        )
     try:
         ctx.airflow.set_workload_paused(primary, environment, False)
     except PortError as err:
@@ -59,3 +72,40 @@ def failback(ctx: DrContext) -> Process[None]:
         ctx.journal.note(f"failback: cannot mark the record ready: {err}")
         return
     ctx.journal.note(f"failback completed: {primary} active (epoch {claimed.record.epoch})")
+
+
+def _copy_runs_back(ctx: DrContext) -> Process[str | None]:
+    """Copy the secondary's finished runs into the primary; the reason it failed, or None."""
+    primary, secondary = ctx.topology.primary, ctx.topology.secondary
+    environment = ctx.topology.environment
+    still_running = yield from _wait_for_runs_in_flight(ctx)
+    if still_running is not None:
+        ctx.journal.note(f"failback: {still_running}; copying what has finished")
+    for table in RUN_TABLES:
+        try:
+            rows = exportable(table, ctx.airflow.export_table(secondary, environment, table))
+            yield CHECKPOINT
+            ctx.airflow.import_rows(primary, environment, table, rows, on_conflict="skip")
+        except PortError as err:
+            return f"{table}: {err}"
+        yield CHECKPOINT
+    return None
+
+
+def _wait_for_runs_in_flight(ctx: DrContext) -> Process[str | None]:
+    """Wait until no workload run is running in the secondary; why it stopped waiting, or None."""
+    secondary, environment = ctx.topology.secondary, ctx.topology.environment
+    workload = set(ctx.topology.workload_dags)
+    limit = ctx.config.dag_run_timeout
+    since = ctx.clock.now()
+    while True:
+        try:
+            rows = ctx.airflow.export_table(secondary, environment, "dag_run")
+        except PortError as err:
+            return f"cannot list the runs of {secondary}: {err}"
+        running = [r for r in rows if r.get("dag_id") in workload and r.get("state") == "running"]
+        if not running:
+            return None
+        if limit is not None and ctx.clock.now() - since >= limit:
+            return f"{len(running)} run(s) of {secondary} still running after {limit:g}s"
+        yield Wait(ctx.config.restore_poll_interval)

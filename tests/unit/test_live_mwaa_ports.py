@@ -319,3 +319,11 @@ def test_a_task_row_without_its_run_fails_a_copy_and_is_skipped_otherwise() -> N
     assert failed == ImportResult(inserted=0, skipped=0, failed=2) and rest.patched == []
     skipped = airflow.import_rows(EAST, "e", "task_instance", [known, orphan], on_conflict="skip")
     assert skipped == ImportResult(inserted=1, skipped=1, failed=0) and len(rest.patched) == 1
+
+
+def test_dag_runs_are_exported_finished_and_running_as_the_simulator_keeps_them() -> None:
+    # a failback waits for the runs still running; a backup leaves them out (exportable)
+    rest = RunsRest()
+    airflow = LiveAirflow(lambda service, region: rest, WEST, LiveClock(), ["w"])
+    rows = airflow.export_table(EAST, "e", "dag_run")
+    assert [(r["run_id"], r["state"]) for r in rows] == [("done", "success"), ("busy", "running")]
