@@ -57,10 +57,11 @@ def failback(ctx: DrContext) -> Process[None]:
     yield CHECKPOINT
     copy_error = yield from _copy_runs_back(ctx)
     if copy_error is not None:
-        ctx.journal.note(
-            f"failback: runs not copied back ({copy_error}); {primary} may run again "
-            "the latest tick"
-        )
+        table, error = copy_error
+        # Without the dag_run rows the primary may run again the latest tick; without the
+        # task_instance rows only the copied runs' task history is missing.
+        risk = f"; {primary} may run again the latest tick" if table == "dag_run" else ""
+        ctx.journal.note(f"failback: {table} rows not copied back ({error}){risk}")
     try:
         ctx.airflow.set_workload_paused(primary, environment, False)
     except PortError as err:
@@ -74,8 +75,9 @@ def failback(ctx: DrContext) -> Process[None]:
     ctx.journal.note(f"failback completed: {primary} active (epoch {claimed.record.epoch})")
 
 
-def _copy_runs_back(ctx: DrContext) -> Process[str | None]:
-    """Copy the secondary's finished runs into the primary; the reason it failed, or None."""
+def _copy_runs_back(ctx: DrContext) -> Process[tuple[str, str] | None]:
+    """Copy the secondary's finished runs into the primary; (table, error) of the first table
+    that failed, or None."""
     primary, secondary = ctx.topology.primary, ctx.topology.secondary
     environment = ctx.topology.environment
     still_running = yield from _wait_for_runs_in_flight(ctx)
@@ -87,7 +89,7 @@ def _copy_runs_back(ctx: DrContext) -> Process[str | None]:
             yield CHECKPOINT
             ctx.airflow.import_rows(primary, environment, table, rows, on_conflict="skip")
         except PortError as err:
-            return f"{table}: {err}"
+            return table, str(err)
         yield CHECKPOINT
     return None
 
