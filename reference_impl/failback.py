@@ -6,10 +6,10 @@ Steps, each after the previous one:
    (ready False): from here the secondary's guard pauses it too, and losing the race means no
    failback at all;
 3. pause the secondary's workload (if this fails its guard pauses it within `canary_interval`);
-4. wait until no workload run is running in the secondary any more (paused, it starts none;
-   at most `dag_run_timeout`, polled every `restore_poll_interval`), then copy its finished
-   runs (dag_run, then task_instance) into the primary, rows it already has left as they are:
-   the primary's Airflow (catchup=False) would otherwise run again, on unpause, the latest
+4. wait until no workload run is running in the secondary any more (paused, it creates no
+   new run; at most `dag_run_timeout`, polled every `restore_poll_interval`), then copy its
+   finished runs the primary lacks (dag_run, then task_instance) into the primary: the
+   primary's Airflow (catchup=False) would otherwise run again, on unpause, the latest
    tick the secondary ran or was running (a duplicated run); a wait or copy that fails is
    journaled and the failback goes on;
 5. unpause the primary's workload;
@@ -23,7 +23,7 @@ metadata the secondary changed while it was active (variables, say) is not.
 
 from __future__ import annotations
 
-from reference_impl.backup import RUN_TABLES, exportable
+from reference_impl.backup import RUN_TABLES, exportable, run_key
 from reference_impl.context import DrContext
 from reference_impl.fencing import active_region, claim, read_record, write_record
 from reference_impl.ports import PortError
@@ -83,11 +83,18 @@ def _copy_runs_back(ctx: DrContext) -> Process[tuple[str, str] | None]:
     still_running = yield from _wait_for_runs_in_flight(ctx)
     if still_running is not None:
         ctx.journal.note(f"failback: {still_running}; copying what has finished")
+    try:
+        # Most of the secondary's history is the primary's own, restored at the failover:
+        # only runs the primary lacks are written (each run is REST calls, live).
+        have = {run_key(row) for row in ctx.airflow.export_table(primary, environment, "dag_run")}
+    except PortError as err:
+        return "dag_run", f"cannot list the runs of {primary}: {err}"
     for table in RUN_TABLES:
         try:
             rows = exportable(table, ctx.airflow.export_table(secondary, environment, table))
+            missing = [row for row in rows if run_key(row) not in have]
             yield CHECKPOINT
-            ctx.airflow.import_rows(primary, environment, table, rows, on_conflict="skip")
+            ctx.airflow.import_rows(primary, environment, table, missing, on_conflict="skip")
         except PortError as err:
             return table, str(err)
         yield CHECKPOINT

@@ -229,23 +229,23 @@ def test_operator_failback_after_a_regional_outage(report_dir: Path) -> None:
     assert scheduling and scheduling[-1]["active"] is False, scheduling
     paused_at = scheduling[-1].t
     assert paused_at >= decided
+    # A pause stops new runs, not those Airflow had already created (seen live: a run due
+    # 6 s before the pause started its task 0.3 s after it); no slot due after the pause runs.
     late = [
         e
         for e in history
-        if e.kind == "run" and e["region"] == secondary and e["start_t"] > paused_at
+        if e.kind == "run" and e["region"] == secondary and e["due_t"] > paused_at
     ]
-    assert not late, f"the secondary started runs after it was paused: {late}"
+    assert not late, f"the secondary ran slots due after it was paused: {late}"
 
     # No overlap: the secondary is paused before the primary is unpaused (split brain 0), and
-    # no slot the secondary ran before the failback runs again in the primary (copied back).
+    # no slot the secondary ran runs again in the primary after the failback (copied back; a
+    # duplicate from the failover itself, which `duplicate_runs` also counts, is not this).
     assert t["split_brain_s"] == 0, t
     ran_in_secondary = {
         (str(e["dag_id"]), str(e["logical_date"]))
         for e in history
-        if e.kind == "run"
-        and e["region"] == secondary
-        and e["state"] == "success"
-        and e.t < decided
+        if e.kind == "run" and e["region"] == secondary and e["state"] == "success"
     }
     again = {
         (str(e["dag_id"]), str(e["logical_date"]))
