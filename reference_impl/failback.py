@@ -7,23 +7,27 @@ Steps, each after the previous one:
    failback at all;
 3. pause the secondary's workload (if this fails its guard pauses it within `canary_interval`);
 4. wait until no workload run is running in the secondary any more (paused, it creates no
-   new run; at most `dag_run_timeout`, polled every `restore_poll_interval`), then copy its
-   finished runs the primary lacks (dag_run, then task_instance) into the primary: the
-   primary's Airflow (catchup=False) would otherwise run again, on unpause, the latest
-   tick the secondary ran or was running (a duplicated run); a wait or copy that fails is
-   journaled and the failback goes on;
+   new run; at most `dag_run_timeout`, polled every `restore_poll_interval`), then copy the
+   newest finished run of each workload DAG (dag_run, then its task_instance rows) into the
+   primary unless it has it: the primary's Airflow (catchup=False) resumes at the latest due
+   tick unless that run exists, so it would otherwise run again the tick the secondary ran
+   last (a duplicated run). Older runs are not needed for that and not copied (live, every
+   run is several REST calls); a wait or copy that fails is journaled and the failback goes
+   on;
 5. unpause the primary's workload;
 6. mark the record ready, so the primary's guard and startup hook keep it running.
 The secondary's recovery workflow sees the primary active again and resumes its checks.
 
 Runs wherever the operator runs it (ctx.region is not used): the record is in the secondary's
-bucket and both Regions' Airflow APIs must answer. Only run history is copied back: other
-metadata the secondary changed while it was active (variables, say) is not.
+bucket and both Regions' Airflow APIs must answer. The secondary's other history and metadata
+(older runs, variables it changed) are not copied back.
 """
 
 from __future__ import annotations
 
-from reference_impl.backup import RUN_TABLES, exportable, run_key
+from typing import Any
+
+from reference_impl.backup import exportable, run_key
 from reference_impl.context import DrContext
 from reference_impl.fencing import active_region, claim, read_record, write_record
 from reference_impl.ports import PortError
@@ -76,28 +80,41 @@ def failback(ctx: DrContext) -> Process[None]:
 
 
 def _copy_runs_back(ctx: DrContext) -> Process[tuple[str, str] | None]:
-    """Copy the secondary's finished runs into the primary; (table, error) of the first table
-    that failed, or None."""
+    """Copy the secondary's newest finished run of each workload DAG into the primary, unless
+    it has it; (table, error) of the first table that failed, or None."""
     primary, secondary = ctx.topology.primary, ctx.topology.secondary
     environment = ctx.topology.environment
     still_running = yield from _wait_for_runs_in_flight(ctx)
     if still_running is not None:
         ctx.journal.note(f"failback: {still_running}; copying what has finished")
     try:
-        # Most of the secondary's history is the primary's own, restored at the failover:
-        # only runs the primary lacks are written (each run is REST calls, live).
         have = {run_key(row) for row in ctx.airflow.export_table(primary, environment, "dag_run")}
+        runs = exportable("dag_run", ctx.airflow.export_table(secondary, environment, "dag_run"))
     except PortError as err:
-        return "dag_run", f"cannot list the runs of {primary}: {err}"
-    for table in RUN_TABLES:
-        try:
-            rows = exportable(table, ctx.airflow.export_table(secondary, environment, table))
-            missing = [row for row in rows if run_key(row) not in have]
-            yield CHECKPOINT
-            ctx.airflow.import_rows(primary, environment, table, missing, on_conflict="skip")
-        except PortError as err:
-            return table, str(err)
-        yield CHECKPOINT
+        return "dag_run", str(err)
+    newest: dict[str, dict[str, Any]] = {}
+    for row in runs:
+        dag_id = str(row["dag_id"])
+        if dag_id in ctx.topology.workload_dags and (
+            dag_id not in newest or str(row["logical_date"]) > str(newest[dag_id]["logical_date"])
+        ):
+            newest[dag_id] = row
+    missing = [row for row in newest.values() if run_key(row) not in have]
+    if not missing:
+        return None
+    wanted = {run_key(row) for row in missing}
+    yield CHECKPOINT
+    try:
+        ctx.airflow.import_rows(primary, environment, "dag_run", missing, on_conflict="skip")
+    except PortError as err:
+        return "dag_run", str(err)
+    yield CHECKPOINT
+    try:
+        tasks = ctx.airflow.export_table(secondary, environment, "task_instance")
+        rows = [row for row in exportable("task_instance", tasks) if run_key(row) in wanted]
+        ctx.airflow.import_rows(primary, environment, "task_instance", rows, on_conflict="skip")
+    except PortError as err:
+        return "task_instance", str(err)
     return None
 
 
