@@ -13,6 +13,12 @@ The meanings are the published ones (README "What the numbers mean"):
 - split brain: seconds during which both Regions were scheduling the workload.
 - lost runs: successful pre-fault primary runs absent from the secondary's inventory.
 - duplicate runs: (dag_id, logical_date) run to success in both Regions.
+- failback time: end of the first successful primary run due at or after the first failback
+  decision, minus that decision. Only measured (or explained) when a failback was decided or
+  an operator asked for one (an `operation` event); otherwise None with no reason.
+
+Split brain and duplicate runs span the whole drill, failback hand-over included: a secondary
+still scheduling when the primary resumes counts, and so does a tick both Regions ran.
 
 A number that cannot be measured is None and `reasons` gets one entry for it, starting with its
 name. Nothing here reads files, clocks or globals.
@@ -363,6 +369,53 @@ def split_brain_seconds(events: Sequence[Event], drill: Drill) -> float:
     return overlap
 
 
+# Failback -------------------------------------------------------------------------------------
+def failback_decisions(events: Sequence[Event]) -> list[Event]:
+    return [e for e in events if e.kind == "decision" and e["action"] == "failback"]
+
+
+def failback_requests(events: Sequence[Event]) -> list[Event]:
+    """When an operator started a failback (the `operation` events of the scenario)."""
+    return [
+        e
+        for e in events
+        if e.kind == "operation" and e["action"] == "failback" and e["state"] == "started"
+    ]
+
+
+def failback_time(events: Sequence[Event], primary: str) -> tuple[float | None, str | None]:
+    """(failback_s, reason): from the first failback decision to the end of the first
+    successful primary run due at or after it. Runs due before it are the primary catching up,
+    not proof that it runs the workload again."""
+    decisions = failback_decisions(events)
+    if not decisions:
+        requests = failback_requests(events)
+        if not requests:
+            return None, None  # nothing asked, nothing to measure
+        return None, f"failback_s: no failback decided: {_failback_outcome(events, requests[0])}"
+    decided = decisions[0].t
+    for event in events:
+        if is_success(event, primary) and event["due_t"] >= decided:
+            return event.t - decided, None
+    return None, (
+        f"failback_s: never completed: no workload run due after the failback decision "
+        f"succeeded in {primary} before the drill ended"
+    )
+
+
+def _failback_outcome(events: Sequence[Event], request: Event) -> str:
+    """What the DR logic said of a failback that decided nothing: its first note after the
+    request, or how the operation ended."""
+    for event in events:
+        if event.t < request.t:
+            continue
+        if event.kind == "note" and str(event["message"]).startswith("failback"):
+            return str(event["message"])
+        if event.kind == "operation" and event["state"] == "failed":
+            return f"the operation failed: {event.get('reason') or 'no reason given'}"
+    return "the operation left no note"
+
+
 # The trial ------------------------------------------------------------------------------------
 def torn_restores(events: Sequence[Event]) -> int:
     """Completed restores whose rows were not one consistent backup: rows from more than one
@@ -426,12 +479,13 @@ def measure_trial(events: Iterable[Event]) -> TrialMeasures:
     rto_s, rto_reason = rto(ordered, failovers, drill.secondary, fault_t, recovered_t)
     rpo_s, rpo_reasons = rpo(ordered, drill, fault_t, recovered_t)
     lost, lost_reason = lost_runs(ordered, drill, fault_t, recovered_t)
+    failback_s, failback_reason = failback_time(ordered, drill.primary)
 
     reasons = [
         *history_notes,
         *(r for r in (detection_reason, rto_reason) if r is not None),
         *rpo_reasons,
-        *(r for r in (lost_reason,) if r is not None),
+        *(r for r in (lost_reason, failback_reason) if r is not None),
     ]
     return TrialMeasures(
         t_fault=fault_t,
@@ -448,4 +502,5 @@ def measure_trial(events: Iterable[Event]) -> TrialMeasures:
         complete=not history_notes,
         reasons=tuple(reasons),
         torn_restores=torn_restores(ordered),
+        failback_s=failback_s,
     )

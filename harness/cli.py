@@ -36,6 +36,7 @@ exit codes: 0 objectives met, 1 objectives violated, 2 bad usage or invalid inpu
 examples:
   mwaa-drill scenarios                          list the scenario catalog
   mwaa-drill scenarios --faults                 document every fault kind and its parameters
+  mwaa-drill scenarios --operations             document the operator actions (failback)
   mwaa-drill validate scenarios/*.yaml          check scenario files, one line per error
   mwaa-drill simulate scenarios/cloudwatch-outage-warm-standby.yaml --trials 300 --json out.json
   mwaa-drill run scenarios/regional-outage-warm-standby.yaml --report-dir reports/
@@ -84,6 +85,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     scenarios.add_argument(
         "--faults", action="store_true", help="document every fault kind and its parameters"
+    )
+    scenarios.add_argument(
+        "--operations",
+        action="store_true",
+        help="document the operator actions of the `operations:` list",
     )
 
     simulate = verbs.add_parser(
@@ -315,8 +321,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_scenarios(args: argparse.Namespace) -> int:
-    if args.faults:
-        _print_fault_kinds()
+    if args.faults or args.operations:
+        if args.faults:
+            _print_fault_kinds()
+        if args.operations:
+            _print_operations()
         return EXIT_PASS
     from harness.scenario import ScenarioError
     from harness.scenario.catalog import catalog_dir, list_catalog
@@ -344,6 +353,26 @@ def _print_fault_kinds() -> None:
         for param in spec.params:
             default = "required" if param.default is None else f"default {param.default}"
             print(f"    - {param.name} ({param.kind}, {default}): {param.doc}")
+        print()
+
+
+def _print_operations() -> None:
+    import textwrap
+
+    from harness.scenario.model import OPERATION_SUMMARIES, OperationAction
+
+    print("operations: a top-level list of operator actions, each {action: ..., at: ...};")
+    print("`at` is a time of the drill like a fault's (a duration, or {uniform: [a, b]}),")
+    print("before the drill's end and after the earliest fault.")
+    print()
+    for action, summary in OPERATION_SUMMARIES.items():
+        print(f"{action}")
+        print(
+            textwrap.fill(f"{summary}.", width=92, initial_indent="    ", subsequent_indent="    ")
+        )
+        if action is OperationAction.FAILBACK:
+            print("    Measured: failback time, from the failback decision to the first successful")
+            print("    primary run due after it; objective max_failback_time (a duration).")
         print()
 
 

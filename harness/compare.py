@@ -86,9 +86,11 @@ _UNITS_BY_NAME: Mapping[str, Unit] = {
     "rto": "seconds",
     "rpo": "seconds",
     "max_split_brain": "seconds",
+    "max_failback_time": "seconds",
     "max_spurious_failover_rate": "rate",
 }
 _SUMMARY_DISTRIBUTIONS = (("rto_s", "RTO"), ("rpo_s", "RPO"), ("detection_s", "detection"))
+_FAILBACK_DISTRIBUTION = ("failback_s", "failback")  # compared when either report measured it
 NONE = "—"
 
 
@@ -504,9 +506,12 @@ def _objective_changes(
     return changes
 
 
-def _summary_values(summary: Mapping[str, Any]) -> list[tuple[str, str, Unit, float | None]]:
+def _summary_values(
+    summary: Mapping[str, Any], failback: bool
+) -> list[tuple[str, str, Unit, float | None]]:
     values: list[tuple[str, str, Unit, float | None]] = []
-    for key, label in _SUMMARY_DISTRIBUTIONS:
+    distributions = _SUMMARY_DISTRIBUTIONS + ((_FAILBACK_DISTRIBUTION,) if failback else ())
+    for key, label in distributions:
         dist = summary.get(key)
         for level in ("p50", "p95"):
             value = None if dist is None else dist.get(level)
@@ -524,8 +529,9 @@ def _summary_changes(
 ) -> list[SummaryChange]:
     """`judged_by_objective`: summary keys whose regression an objective already reports."""
     changes = []
+    failback = any(r.get(_FAILBACK_DISTRIBUTION[0]) is not None for r in (base, new))
     for (key, label, unit, before), (_, _, _, after) in zip(
-        _summary_values(base), _summary_values(new), strict=True
+        _summary_values(base, failback), _summary_values(new, failback), strict=True
     ):
         change = _value_change(unit, before, after, tol)
         reasons: tuple[str, ...] = ()

@@ -35,6 +35,10 @@ Kinds and their fields:
                  `run:<dag_id>:<logical_date>` (see `run_change_id`).
 - `inventory`    region, runs ([[dag_id, logical_date], ...]), changes ([change_id, ...]):
                  what that Region's metadata holds, read after recovery (or at the end).
+- `operation`    operation_id (int, index in the scenario's operations), action ("failback"),
+                 state ("started"|"done"|"failed"), region (where the action runs, the
+                 secondary); optional reason when failed. An operator action of the scenario;
+                 what it decided comes from the DR journal (`decision`, `note`).
 - `note`         message: anything worth reading in a timeline.
 """
 
@@ -65,6 +69,7 @@ EVENT_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "run": ("region", "dag_id", "logical_date", "due_t", "start_t", "state"),
         "change": ("region", "change_id"),
         "inventory": ("region", "runs", "changes"),
+        "operation": ("operation_id", "action", "state", "region"),
         "note": ("message",),
     }
 )

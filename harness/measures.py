@@ -26,3 +26,6 @@ class TrialMeasures:
     reasons: tuple[str, ...] = field(default=())
     # completed restores of data that was not one consistent backup (mixed or torn)
     torn_restores: int = 0
+    # from the first failback decision to the first successful primary run due after it;
+    # None when no failback was decided (with a reason only if the operator asked for one)
+    failback_s: float | None = None

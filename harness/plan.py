@@ -20,7 +20,16 @@ from harness.live.airflow.install import AIRFLOW_VERSION
 from harness.live.time_scale import compress_config, compress_scenario
 from harness.report import NOT_APPLICABLE, expects_primary_fault, format_percent
 from harness.scenario.faults import FAULT_SPECS
-from harness.scenario.model import Fault, Scenario, Strategy, Uniform, Varying, lower, upper
+from harness.scenario.model import (
+    OPERATION_SUMMARIES,
+    Fault,
+    Scenario,
+    Strategy,
+    Uniform,
+    Varying,
+    lower,
+    upper,
+)
 from reference_impl.config import profile_config
 
 PlanMode = Literal["simulate", "run"]
@@ -65,6 +74,9 @@ def describe_plan(
     lines += _section("Scenario", rows)
     lines += ["", "Faults"]
     lines += _faults(scenario, mode) or ["  (none: a steady-state drill)"]
+    if scenario.operations:
+        lines += ["", "Operations (operator actions)"]
+        lines += _operations(scenario, mode)
     lines += ["", f"DR settings (profile {scenario.profile}, with the scenario's overrides)"]
     lines += _settings(original, scale)
     lines += ["", "Objectives"]
@@ -137,6 +149,14 @@ def _faults(scenario: Scenario, mode: PlanMode) -> list[str]:
         for param in spec.params:
             value = fault.params.get(param.name, param.default)
             lines.append(f"     {param.name}: {_param(param.kind, value, mode)}")
+    return lines
+
+
+def _operations(scenario: Scenario, mode: PlanMode) -> list[str]:
+    lines = []
+    for number, operation in enumerate(scenario.operations, start=1):
+        lines.append(f"  {number}. {operation.action} at {_varying(operation.at, mode)}")
+        lines.append(f"     {OPERATION_SUMMARIES[operation.action]}")
     return lines
 
 
@@ -225,6 +245,11 @@ def _objectives(scenario: Scenario) -> list[str]:
         value = getattr(objectives, name)
         if value is not None:
             lines.append(f"  {name}: ≤ {value} in any trial")
+    if objectives.max_failback_time is not None:
+        bound = format_duration(objectives.max_failback_time)
+        lines.append(
+            f"  max_failback_time: ≤ {bound} in any trial (a failback never done breaks it)"
+        )
     return lines
 
 
@@ -252,7 +277,8 @@ def _simulate_steps(scenario: Scenario, trials: int, seed: int) -> list[str]:
         " fault times and runs both Regions' models with the DR logic of reference_impl/"
         f" for {format_duration(scenario.duration)}",
         "measure every trial from its recorded history (RTO, RPO, detection time, spurious"
-        " failovers, split brain, lost and duplicated runs), judge it against the objectives",
+        " failovers, split brain, lost and duplicated runs, failback time), judge it against"
+        " the objectives",
         "print the Markdown report and exit 0 (objectives met), 1 (violated) or 3 (not judged)",
     ]
 
@@ -297,6 +323,15 @@ def _run_steps(
             events.append(
                 (end_low, 1, f"at {_span(end_low, end_high)}: heal fault {number} in {where}")
             )
+    for number, operation in enumerate(scenario.operations, start=1):
+        events.append(
+            (
+                lower(operation.at),
+                2,
+                f"at {_span(lower(operation.at), upper(operation.at))}: operation {number},"
+                f" {operation.action}: {OPERATION_SUMMARIES[operation.action]}",
+            )
+        )
     steps += [text for _, _, text in sorted(events, key=lambda event: event[:2])]
     target = report_dir if report_dir is not None else "reports"
     steps += [

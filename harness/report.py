@@ -38,6 +38,8 @@ Campaign objectives, one entry per objective the scenario sets:
 - max_split_brain, max_lost_runs, max_duplicate_runs: the maximum over all trials (lost runs:
   where measured). Lost runs are counted after a recovery, so when no trial recovered and none
   measured them, max_lost_runs is "not applicable" (a CloudWatch outage with no failover).
+- max_failback_time: the maximum failback time over all trials; met false when a judged trial
+  never completed its failback. It applies only to a scenario with a failback operation.
 
 Values from unknown trials are facts too: they count towards the spurious rate and the maxima,
 so they can break an objective but never show one met. An objective is met null when nothing
@@ -68,10 +70,16 @@ import harness
 from harness.durations import format_duration
 from harness.history import Event
 from harness.measures import TrialMeasures
-from harness.scenario.model import PRIMARY_DISABLING_KINDS, Objective, Scenario, to_json
+from harness.scenario.model import (
+    PRIMARY_DISABLING_KINDS,
+    Objective,
+    OperationAction,
+    Scenario,
+    to_json,
+)
 from harness.stats import binomial_upper_95, percentile, summarize
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: failback_s, max_failback_time
 TOOL_NAME = "mwaa-drill"
 
 Mode = Literal["simulate", "live"]
@@ -80,6 +88,7 @@ Verdict = Literal["pass", "fail", "unknown"]
 EXIT_CODES: Mapping[str, int] = MappingProxyType({"pass": 0, "fail": 1, "unknown": 3})
 
 NOT_APPLICABLE = "not applicable: no fault in this scenario stops the primary"
+NO_FAILBACK = "not applicable: the scenario has no failback operation"
 PRIMARY_FAULT_NEVER_STARTED = "the primary fault never started"
 INCOMPLETE_TRIAL = "the trial did not complete: its history has no drill_end or was aborted"
 
@@ -109,6 +118,11 @@ def expects_primary_fault(scenario: Scenario) -> bool:
     )
 
 
+def expects_failback(scenario: Scenario) -> bool:
+    """Whether the scenario asks an operator to fail back (and so max_failback_time applies)."""
+    return any(op.action is OperationAction.FAILBACK for op in scenario.operations)
+
+
 def round_measures(measures: TrialMeasures) -> tuple[TrialMeasures, list[str]]:
     """The measures with seconds rounded to 3 decimals; non-finite numbers become None.
 
@@ -131,6 +145,7 @@ def round_measures(measures: TrialMeasures) -> tuple[TrialMeasures, list[str]]:
         detection_s=seconds("detection_s", measures.detection_s),
         rto_s=seconds("rto_s", measures.rto_s),
         rpo_s=seconds("rpo_s", measures.rpo_s),
+        failback_s=seconds("failback_s", measures.failback_s),
         split_brain_s=0.0 if split_brain is None else split_brain,
     )
     return rounded, problems
@@ -171,6 +186,15 @@ def judge_trial(scenario: Scenario, measures: TrialMeasures) -> tuple[Verdict, l
     max_torn = objectives.max_torn_restores
     if max_torn is not None and measures.torn_restores > max_torn:
         broken.append(f"torn restores {measures.torn_restores} > {max_torn}")
+    max_failback = objectives.max_failback_time
+    if max_failback is not None and expects_failback(scenario):
+        if measures.failback_s is None:
+            broken.append("failback never completed")
+        elif measures.failback_s > max_failback:
+            broken.append(
+                f"failback time {format_duration(measures.failback_s)}"
+                f" > {format_duration(max_failback)}"
+            )
     if broken:
         return "fail", reasons + broken + unjudged
     if unjudged:
@@ -258,7 +282,25 @@ def _campaign_objectives(scenario: Scenario, trials: Sequence[_Trial]) -> list[_
         entries.append(
             _max_entry("max_torn_restores", "runs", objectives.max_torn_restores, torn, trials)
         )
+    if objectives.max_failback_time is not None:
+        entries.append(
+            _failback_entry(objectives.max_failback_time, expects_failback(scenario), trials)
+        )
     return entries
+
+
+def _failback_entry(target: float, applies: bool, trials: Sequence[_Trial]) -> _Entry:
+    name = "max_failback_time"
+    if not applies:
+        return _Entry(name, "seconds", target, None, None, NO_FAILBACK, applicable=False)
+    values = [t.measures.failback_s for t in trials if t.measures.failback_s is not None]
+    never = sum(1 for t in trials if t.verdict != "unknown" and t.measures.failback_s is None)
+    if never:
+        observed = max(values) if values else None
+        judged = sum(1 for t in trials if t.verdict != "unknown")
+        detail = f"{never} of {_trials(judged, 'judged trial')} never completed the failback"
+        return _Entry(name, "seconds", target, observed, False, detail)
+    return _max_entry(name, "seconds", target, values, trials)
 
 
 def _recovery_entry(
@@ -511,6 +553,7 @@ def _summary(trials: Sequence[_Trial]) -> dict[str, Any]:
         "rto_s": _seconds_summary([m.rto_s for m in measures]),
         "rpo_s": _seconds_summary([m.rpo_s for m in measures]),
         "detection_s": _seconds_summary([m.detection_s for m in measures]),
+        "failback_s": _seconds_summary([m.failback_s for m in measures]),
     }
 
 
@@ -536,6 +579,7 @@ def _trial_json(trial: _Trial, timeline: Sequence[Event] | None = None) -> dict[
         "detection_s": m.detection_s,
         "rto_s": m.rto_s,
         "rpo_s": m.rpo_s,
+        "failback_s": m.failback_s,
         "split_brain_s": m.split_brain_s,
         "lost_runs": m.lost_runs,
         "duplicate_runs": m.duplicate_runs,

@@ -24,6 +24,9 @@ Phases (each recorded as a `phase` event and printed as progress):
    landed), switched off at its end. The recovery workflow runs in a thread of the harness on
    the secondary's ports (as the post's Step Functions workflow runs outside Airflow); the DR
    DAG tasks run inside Airflow; both journal to a file, the workload writes a run ledger.
+   The scenario's operator actions (`operations:`, a failback) start at their times, after
+   the fault edges due at the same instant, each in a thread with the secondary's DR context
+   (`harness.live.operations`).
 4. end: the secondary's metadata is read (inventory), the history is assembled and measured,
    the report written; everything is torn down on every path (also Ctrl-C and errors), and
    what was measured until then is still written.
@@ -93,6 +96,7 @@ from harness.live.mwaa.faults import CreateFailureFaults
 from harness.live.mwaa.restore_faults import RestoreFailureFaults
 from harness.live.mwaa.service import MwaaService
 from harness.live.mwaa_ports import LiveAirflow
+from harness.live.operations import OperationRunner, live_operations
 from harness.live.ports import ClientFactory, LiveMetrics
 from harness.live.processes import ProcessRegistry
 from harness.live.replication import ReplicationArrival
@@ -101,10 +105,10 @@ from harness.live.stop import EventTail, event_line, objective_lost
 from harness.live.task_binding import client_factory, context_for
 from harness.live.time_scale import compress_config, compress_scenario, settings_table
 from harness.report import TrialResult, build_report
-from harness.scenario.model import FaultKind, Scenario, Strategy
+from harness.scenario.model import FaultKind, OperationAction, Scenario, Strategy
 from harness.sim.airflow import seeded_tables
 from harness.sim.faults import FaultSchedule, ScheduledFault
-from harness.sim.world import reference_logic, scenario_config, scenario_topology
+from harness.sim.world import DrLogic, reference_logic, scenario_config, scenario_topology
 from reference_impl.context import DrContext
 from reference_impl.ports import PortError
 
@@ -228,6 +232,7 @@ class LiveDrill:
         self.faults = FaultSchedule.sample(
             self.scenario, random.Random(f"{self.scenario.seed}:faults")
         )
+        self.operations = live_operations(self.scenario)
         self.t_ready: float | None = None
         self.end_t: float | None = None
         self.aborted: str | None = None
@@ -553,29 +558,50 @@ class LiveDrill:
         workflow.start()
         self.recorder.record("note", message=f"recovery workflow started in {self.secondary}")
         self._phase("faults", "started", f"{len(self.faults.faults)} fault(s)")
-        for t, switch_on, fault in edges:
+        operations = self._operation_runner(logic)
+        # One timeline: fault edges, then operator actions due at the same instant.
+        steps: list[tuple[float, int, Callable[[], Any]]] = [
+            (t, 0, functools.partial(self._fault_on if on else self._fault_off, fault))
+            for t, on, fault in edges
+        ]
+        steps += [
+            (self.t_ready + op.at, 1, functools.partial(operations.start, op))
+            for op in self.operations
+        ]
+        for t, _, step in sorted(steps, key=lambda s: (s[0], s[1])):
             if not self._sleep_until(t):
                 return
-            if switch_on:
-                self._fault_on(fault)
-            else:
-                self._fault_off(fault)
+            step()
         if not self._sleep_until(self.end_t):
             return
         self._phase("faults", "done")
         self.stop.set()
         if workflow.thread.ident is not None:
             workflow.join(15.0)
+        operations.join(15.0)
         monitor.join(5.0)
 
     def _context(self, caller: str) -> DrContext:
         """The DrContext of DR code the harness runs in `caller` (the recovery workflow, a
-        startup hook): its calls take that Region's paths, as Airflow tasks there do."""
+        startup hook, an operator's action): its calls take that Region's paths, as Airflow
+        tasks there do."""
         assert self.spec is not None
         factory = self._factories.get(caller)
         if factory is None:
             factory = self._factories[caller] = client_factory(self.spec, caller)
         return context_for(self.spec, caller, self.clock, factory)
+
+    def _operation_runner(self, logic: DrLogic) -> OperationRunner:
+        """Operator actions run with the secondary's DR context (harness.live.operations)."""
+        actions = {OperationAction.FAILBACK: logic.failback} if logic.failback else {}
+        return OperationRunner(
+            self.secondary,
+            lambda: self._context(self.secondary),
+            actions,
+            self.stop,
+            self.recorder.record,
+            self._say,
+        )
 
     def _workflow_failed(self, err: BaseException) -> None:
         self.recorder.record(

@@ -21,8 +21,10 @@ is `harness.live.airflow_api.RestDialect`. Row formats are those of
     variable       GET /variables (paged)          key, val <- key, value
     connection     GET /connections (paged)        conn_id, conn_type, host, login, password
     slot_pool      GET /pools (paged)              pool, slots <- name, slots
-    dag_run        POST /dags/~/dagRuns/list       finished (success/failed) runs of the
-                                                   workload DAGs
+    dag_run        POST /dags/~/dagRuns/list       finished (success/failed) and running
+                                                   runs of the workload DAGs (a backup
+                                                   leaves running ones out; a failback
+                                                   waits for them)
     task_instance  POST /dags/~/dagRuns/~/         task instances of the workload DAGs in a
                    taskInstances/list              finished state
 
@@ -121,6 +123,7 @@ NOT_FOUND = "NotFound"  # the simulator's code for a DAG or run that does not ex
 BAD_REQUEST = "BadRequest"
 MASKED = "***"
 FINISHED_RUN_STATES = ("success", "failed")
+EXPORTED_RUN_STATES = (*FINISHED_RUN_STATES, "running")  # as the simulator's dag_run table
 FINISHED_TI_STATES = ("success", "failed", "skipped", "upstream_failed", "removed")
 ORIGIN_KEY = "mwaa_drill_origin"  # the conf key of a restored run's original row
 DEFAULT_POOL = "default_pool"
@@ -375,7 +378,7 @@ class LiveAirflow:
             items = self._get_pages(region, environment, path, field)
             return [self._port_row(table, item) for item in items]
         if table == "dag_run":
-            runs = self._runs(region, environment, FINISHED_RUN_STATES)
+            runs = self._runs(region, environment, EXPORTED_RUN_STATES)
             return [self._run_row(region, run) for run in runs if run.get("logical_date")]
         if not self.workload_dags:
             return []

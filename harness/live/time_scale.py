@@ -1,13 +1,14 @@
 """Time compression of a live drill: a scenario written at AWS time runs in minutes.
 
 Every duration of the scenario (drill length, fault times and windows, duration-valued fault
-parameters, backup interval, workload schedule, detector overrides, the rto/rpo and split-brain
-targets) and every duration of the profile's DR settings is divided by `time_scale`. Real
-Airflow cannot go below its own granularity (a DAG run takes seconds to start, a scheduler
-heartbeats every few seconds), so the DR settings that pace Airflow work have floors, and the
-settings that are defined relative to them keep their ratios (a canary older than several guard
-intervals, a fence wait of two guard intervals). The report states every value used: a live
-RTO is measured in real seconds at that compression, and judged against the compressed target.
+parameters, operation times, backup interval, workload schedule, detector overrides, the
+rto/rpo, split-brain and failback-time targets) and every duration of the profile's DR
+settings is divided by `time_scale`. Real Airflow cannot go below its own granularity (a DAG
+run takes seconds to start, a scheduler heartbeats every few seconds), so the DR settings that
+pace Airflow work have floors, and the settings that are defined relative to them keep their
+ratios (a canary older than several guard intervals, a fence wait of two guard intervals). The
+report states every value used: a live RTO is measured in real seconds at that compression, and
+judged against the compressed target.
 What does not compress (Airflow start-up, task start latency) weighs more in a compressed drill
 than at AWS time: the report's settings say so.
 """
@@ -95,13 +96,16 @@ def compress_scenario(scenario: Scenario, scale: float) -> Scenario:
             else detector.metric_period / scale,
         ),
         faults=tuple(_scale_fault(fault, scale) for fault in scenario.faults),
+        operations=tuple(
+            replace(operation, at=_scale_varying(operation.at, scale))
+            for operation in scenario.operations
+        ),
         objectives=replace(
             objectives,
             rto=_scale_objective(objectives.rto, scale),
             rpo=_scale_objective(objectives.rpo, scale),
-            max_split_brain=None
-            if objectives.max_split_brain is None
-            else objectives.max_split_brain / scale,
+            max_split_brain=_optional(objectives.max_split_brain, scale),
+            max_failback_time=_optional(objectives.max_failback_time, scale),
         ),
     )
 

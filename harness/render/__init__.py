@@ -117,10 +117,14 @@ def summary_rows(report: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def distribution_rows(report: Mapping[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
-    """RTO, RPO and detection time: p50, p95, p99, max and how many trials measured them."""
+    """RTO, RPO and detection time (and failback time, in a drill that failed back): p50,
+    p95, p99, max and how many trials measured them."""
     rows = []
-    for label, key in (("RTO", "rto_s"), ("RPO", "rpo_s"), ("detection", "detection_s")):
-        dist = report["summary"][key]
+    measures = [("RTO", "rto_s"), ("RPO", "rpo_s"), ("detection", "detection_s")]
+    if report["summary"].get("failback_s") is not None or report["scenario"].get("operations"):
+        measures.append(("failback", "failback_s"))
+    for label, key in measures:
+        dist = report["summary"].get(key)
         if dist is None:
             rows.append((label, NONE, NONE, NONE, NONE, "0"))
         else:

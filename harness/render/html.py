@@ -196,6 +196,7 @@ MEASURES: tuple[tuple[str, str, str | None], ...] = (
     ("rpo_s", "RPO", "rpo"),
     ("detection_s", "detection time", None),
 )
+FAILBACK_MEASURE = ("failback_s", "failback time", "max_failback_time")
 
 
 @dataclass(frozen=True)
@@ -249,7 +250,10 @@ def _distributions(report: Mapping[str, Any]) -> str:
         and isinstance(entry.get("target"), int | float)
     }
     figures = []
-    for key, label, objective in MEASURES:
+    measures = list(MEASURES)
+    if report["scenario"].get("operations") or any(_is_number(t.get("failback_s")) for t in trials):
+        measures.append(FAILBACK_MEASURE)  # only in a drill that fails back
+    for key, label, objective in measures:
         values = [float(t[key]) for t in trials if _is_number(t.get(key))]
         target = targets.get(objective) if objective else None
         figures.append(_histogram_figure(key, label, values, len(trials), target))

@@ -27,6 +27,8 @@ from harness.scenario.model import (
     FaultKind,
     Objective,
     Objectives,
+    Operation,
+    OperationAction,
     Profile,
     Regions,
     Scenario,
@@ -35,6 +37,7 @@ from harness.scenario.model import (
     Uniform,
     Varying,
     Workload,
+    lower,
     upper,
 )
 
@@ -60,6 +63,7 @@ _TOP_KEYS = (
     "detector",
     "workload",
     "faults",
+    "operations",
     "objectives",
     "stop",
 )
@@ -81,9 +85,12 @@ _OBJECTIVES_KEYS = (
     "max_lost_runs",
     "max_duplicate_runs",
     "max_torn_restores",
+    "max_failback_time",
 )
 _OBJECTIVE_KEYS = ("target", "percentile")
 _STOP_KEYS = ("on_objective_lost", "max_duration")
+_OPERATION_KEYS = ("action", "at")
+_ACTIONS = tuple(action.value for action in OperationAction)
 _KINDS = tuple(kind.value for kind in FaultKind)
 _STRATEGIES = tuple(strategy.value for strategy in Strategy)
 _PROFILES = tuple(profile.value for profile in Profile)
@@ -516,7 +523,10 @@ def _scenario(check: _Checker, doc: object) -> Scenario | None:
     detector = _detector(check, doc.get("detector"))
     workload = _workload(check, doc.get("workload"))
     faults = _faults(check, doc.get("faults"), regions, duration_value)
+    operations = _operations(check, doc.get("operations"), faults, duration_value)
     objectives = _objectives(check, doc.get("objectives"))
+    if objectives is not None and operations is not None:
+        _failback_objective(check, objectives, operations)
     stop = _stop(check, doc.get("stop"), duration_value)
 
     if (
@@ -533,6 +543,7 @@ def _scenario(check: _Checker, doc: object) -> Scenario | None:
         or detector is None
         or workload is None
         or faults is None
+        or operations is None
         or objectives is None
         or stop is None
     ):
@@ -550,6 +561,7 @@ def _scenario(check: _Checker, doc: object) -> Scenario | None:
         detector=detector,
         workload=workload,
         faults=faults,
+        operations=operations,
         objectives=objectives,
         stop=stop,
         source=check.source,
@@ -763,6 +775,89 @@ def _param(check: _Checker, item: Mapping[Any, Any], fault_path: str, param: Par
     return check.choice(value, path, param.choices, "value")
 
 
+def _operations(
+    check: _Checker,
+    value: object,
+    faults: tuple[Fault, ...] | None,
+    drill: float | None,
+) -> tuple[Operation, ...] | None:
+    """`operations: [{action: failback, at: 2h30m}]`: operator actions at drill times."""
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple):
+        check.error("operations", f"must be a list of operations, got {_show(value)}")
+        return None
+    operations = [
+        _operation(check, item, f"operations[{i}]", faults, drill) for i, item in enumerate(value)
+    ]
+    valid = [operation for operation in operations if operation is not None]
+    return tuple(valid) if len(valid) == len(operations) else None
+
+
+def _operation(
+    check: _Checker,
+    value: object,
+    path: str,
+    faults: tuple[Fault, ...] | None,
+    drill: float | None,
+) -> Operation | None:
+    item = check.mapping(value, path)
+    if item is None:
+        return None
+    errors_before = len(check.errors)
+    check.known_keys(item, path, _OPERATION_KEYS)
+    action: OperationAction | None = None
+    action_given = item.get("action")
+    if action_given is None:
+        check.missing(item, "action", _join(path, "action"), "one of: " + " | ".join(_ACTIONS))
+    else:
+        chosen = check.choice(action_given, _join(path, "action"), _ACTIONS, "action")
+        action = None if chosen is None else OperationAction(chosen)
+    at: Varying | None = None
+    at_given = item.get("at")
+    at_path = _join(path, "at")
+    if at_given is None:
+        check.missing(item, "at", at_path, _EXPECT_AT)
+    else:
+        at = check.varying(at_given, at_path, positive=False)
+    if at is not None and drill is not None and upper(at) >= drill:
+        bound = "its upper bound " if isinstance(at, Uniform) else ""
+        check.error(
+            at_path,
+            f"{bound}{format_duration(upper(at))} is not before the end of the drill "
+            f"({format_duration(drill)})",
+        )
+    if at is not None and faults is not None and action is OperationAction.FAILBACK:
+        # Only a fault can make the secondary active; a failback before any can start would
+        # find nothing to fail back in every trial.
+        if not faults:
+            check.error(at_path, "a failback needs a fault before it; the scenario has none")
+        else:
+            earliest = min(lower(fault.at) for fault in faults)
+            if upper(at) <= earliest:
+                bound = "its upper bound " if isinstance(at, Uniform) else ""
+                check.error(
+                    at_path,
+                    f"{bound}{format_duration(upper(at))} is not after the earliest fault "
+                    f"({format_duration(earliest)}): there would be nothing to fail back",
+                )
+    if len(check.errors) > errors_before or action is None or at is None:
+        return None
+    return Operation(action=action, at=at)
+
+
+def _failback_objective(
+    check: _Checker, objectives: Objectives, operations: tuple[Operation, ...]
+) -> None:
+    """max_failback_time measures a failback: without one it could never be judged."""
+    has_failback = any(op.action is OperationAction.FAILBACK for op in operations)
+    if objectives.max_failback_time is not None and not has_failback:
+        check.error(
+            "objectives.max_failback_time",
+            "needs a failback operation (operations: [{action: failback, at: ...}])",
+        )
+
+
 def _objectives(check: _Checker, value: object) -> Objectives | None:
     section = _section(check, value, "objectives", _OBJECTIVES_KEYS)
     if section is None:
@@ -780,10 +875,9 @@ def _objectives(check: _Checker, value: object) -> Objectives | None:
             1.0,
             low_open=False,
         )
-    if section.get("max_split_brain") is not None:
-        given["max_split_brain"] = check.duration(
-            section["max_split_brain"], "objectives.max_split_brain", positive=False
-        )
+    for key in ("max_split_brain", "max_failback_time"):
+        if section.get(key) is not None:
+            given[key] = check.duration(section[key], f"objectives.{key}", positive=False)
     for key in ("max_lost_runs", "max_duplicate_runs", "max_torn_restores"):
         if section.get(key) is not None:
             given[key] = check.integer(section[key], f"objectives.{key}", 0, MAX_COUNT)

@@ -37,6 +37,24 @@ class FaultKind(StrEnum):
     NETWORK_PARTITION = "network_partition"
 
 
+class OperationAction(StrEnum):
+    """An operator action a scenario can schedule (`operations:`)."""
+
+    FAILBACK = "failback"
+
+
+# One line per action, for `mwaa-drill scenarios` and --dry-run.
+OPERATION_SUMMARIES: Mapping[OperationAction, str] = MappingProxyType(
+    {
+        OperationAction.FAILBACK: (
+            "the operator fails back to the primary (reference_impl.failback, run with the"
+            " secondary's endpoints): claim the active-Region record, pause the secondary,"
+            " copy its finished runs back, unpause the primary; seed has no failback"
+        ),
+    }
+)
+
+
 # Faults after whose start the primary cannot run workflows: they define t_fault (design.md).
 PRIMARY_DISABLING_KINDS: frozenset[FaultKind] = frozenset(
     {FaultKind.REGION_OUTAGE, FaultKind.ENVIRONMENT_FAILURE}
@@ -137,6 +155,14 @@ class Fault:
 
 
 @dataclass(frozen=True)
+class Operation:
+    """One operator action of the schedule, at a time of the drill like a fault's start."""
+
+    action: OperationAction
+    at: Varying
+
+
+@dataclass(frozen=True)
 class Objective:
     """A target on a measured number.
 
@@ -158,6 +184,7 @@ class Objectives:
     max_lost_runs: int | None = None
     max_duplicate_runs: int | None = None
     max_torn_restores: int | None = None
+    max_failback_time: float | None = None  # seconds; only with a failback operation
 
 
 @dataclass(frozen=True)
@@ -193,6 +220,7 @@ class Scenario:
     detector: DetectorOverrides = DetectorOverrides()
     workload: Workload = Workload()
     faults: tuple[Fault, ...] = ()
+    operations: tuple[Operation, ...] = ()
     objectives: Objectives = Objectives()
     stop: StopConditions = StopConditions()  # live drills only; the simulator ignores it
     source: str = "<memory>"  # the file it came from, for messages

@@ -208,6 +208,10 @@ class AirflowEnv:
                     world.engine.kill(run.proc)
                 run.state = "failed"
                 world.note(f"{self.region}: DR run {run.run_id} failed: the scheduler stopped")
+        # Workload runs in flight never finish and leave nothing in the metadata.
+        runs = self.tables["dag_run"]
+        for key in [key for key, row in runs.items() if row.get("state") == "running"]:
+            del runs[key]
         self.update_scheduling()
 
     # Workload scheduling -----------------------------------------------------------------------
@@ -252,6 +256,18 @@ class AirflowEnv:
             return
         self.started.add(key)
         start_t = self.world.engine.t
+        # A running run is in the metadata, as Airflow's REST API shows it (a failback waits
+        # for it); backups leave running rows out.
+        date = self.world.logical_date(tick)
+        self.tables["dag_run"][(dag_id, date)] = {
+            "dag_id": dag_id,
+            "logical_date": date,
+            "run_id": f"scheduled__{date}",
+            "state": "running",
+            "start_date": start_t,
+            "end_date": None,
+            "origin_region": self.region,
+        }
         incarnation = self.incarnation
         duration = self.cal.workload_run.sample(self.rng)
         self.world.engine.after(duration, lambda: self._end_run(dag_id, tick, start_t, incarnation))

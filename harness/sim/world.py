@@ -27,6 +27,7 @@ from harness.sim.faults import FaultSchedule, ScheduledFault
 from harness.sim.journal import JournalPort
 from harness.sim.metrics import CloudWatch, MetricsPort
 from harness.sim.network import Network
+from harness.sim.operations import ScheduledOperation, sample_operations
 from harness.sim.storage import S3, StorePort
 from reference_impl.config import ProfileConfig, profile_config
 from reference_impl.context import DrContext, Topology
@@ -43,17 +44,19 @@ class DrLogic:
     scheduled_dr_dags: Callable[[DrContext, float], Mapping[str, float]]  # -> {dag_id: interval}
     startup_hook: Callable[[DrContext], Process[None]]  # at every scheduler (re)start
     recovery_workflow: Callable[[DrContext], Process[None]]  # in the secondary, all drill long
+    failback: Callable[[DrContext], Process[None]] | None = None  # the operator's failback
 
 
 def reference_logic() -> DrLogic:
     """reference_impl's entry points (imported late: the simulator does not need them to load)."""
-    from reference_impl import dags, recovery
+    from reference_impl import dags, failback, recovery
 
     return DrLogic(
         tasks=dags.DR_TASKS,
         scheduled_dr_dags=dags.scheduled_dr_dags,
         startup_hook=dags.startup_hook,
         recovery_workflow=recovery.recovery_workflow,
+        failback=failback.failback,
     )
 
 
@@ -103,6 +106,7 @@ class World:
         self.engine = Engine(scenario.duration)
         self.history = History()
         self.faults = FaultSchedule.sample(scenario, self.rng("faults"))
+        self.operations = sample_operations(scenario, self.rng("operations"))
         self.network = Network(self.engine, calibration.network)
         self.cloudwatch = CloudWatch(
             self.engine,
@@ -212,6 +216,8 @@ class World:
             if fault.end < scenario.duration:
                 self.engine.at(fault.end, partial(self._fault_off, fault))
         self.engine.at(0.0, self._boot)
+        for operation in self.operations:
+            self.engine.at(operation.at, partial(self._operate, operation))
         self.engine.run()
         self._finish()
         return self.history
@@ -241,6 +247,43 @@ class World:
         runs = env.airflow.successful_runs() if env is not None else []
         self.history.record(end, "inventory", region=secondary, runs=runs, changes=[])
         self.history.record(end, "drill_end", aborted=False)
+
+    # Operations -----------------------------------------------------------------------------------
+    def _operate(self, operation: ScheduledOperation) -> None:
+        """Run an operator action as a DR process, like the operator's runbook would.
+
+        It runs with the secondary's ports, as the recovery workflow does: the active-Region
+        record is in the secondary's bucket, and the network model judges every call by the
+        caller's Region, so the failback reaches the primary exactly as a runbook in the
+        secondary would (an outage or partition still open makes its calls fail).
+        """
+        secondary = self.topology.secondary
+        fields = {
+            "operation_id": operation.operation_id,
+            "action": operation.action.value,
+            "region": secondary,
+        }
+        self.history.record(self.engine.t, "operation", state="started", **fields)
+        failback = self.logic.failback
+        if failback is None:
+            reason = "this DR logic has no failback entry point"
+            self.history.record(self.engine.t, "operation", state="failed", reason=reason, **fields)
+            return
+
+        def ended(_: Any, error: BaseException | None) -> None:
+            if error is None:
+                self.history.record(self.engine.t, "operation", state="done", **fields)
+            else:
+                reason = f"{type(error).__name__}: {error}"
+                self.history.record(
+                    self.engine.t, "operation", state="failed", reason=reason, **fields
+                )
+
+        self.spawn(
+            lambda: failback(self.context(secondary)),
+            f"{operation.action.value}@{secondary}",
+            on_done=ended,
+        )
 
     # Faults ---------------------------------------------------------------------------------------
     def _fault_on(self, fault: ScheduledFault) -> None:

@@ -27,6 +27,7 @@ EXPECTED = {
     "transient-environment-creation-failure.yaml",
     "network-partition-warm-standby.yaml",
     "detector-tradeoff.yaml",
+    "failback-after-regional-outage.yaml",
 }
 
 
@@ -105,6 +106,14 @@ def test_key_scenarios_say_what_the_brief_says() -> None:
     split = by_name["primary-returns-while-secondary-active.yaml"]
     assert split.objectives.max_split_brain == 0.0
     assert all(fault.duration is not None for fault in split.faults)  # the primary returns
+
+    failback = by_name["failback-after-regional-outage.yaml"]
+    assert [op.action.value for op in failback.operations] == ["failback"]
+    assert failback.objectives.max_failback_time is not None
+    assert failback.objectives.max_split_brain == 0.0
+    assert failback.objectives.max_duplicate_runs == 0
+    (outage,) = failback.faults
+    assert outage.duration is not None  # the primary returns before the failback
 
     creation = by_name["failed-environment-creation.yaml"]
     assert creation.strategy is Strategy.BACKUP_RESTORE

@@ -49,6 +49,11 @@ WEAKNESSES: dict[str, tuple[str, str, int]] = {
         "max_split_brain",
         40,
     ),
+    "failback-after-regional-outage": (
+        "no failback: the returning primary schedules alongside the secondary",
+        "max_failback_time",
+        40,
+    ),
     "replication-lag-at-outage": (
         "manifest-less fixed-key backups restore a mix of backups",
         "max_torn_restores",

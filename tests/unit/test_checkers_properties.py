@@ -211,5 +211,8 @@ def assert_reasons_explain_gaps(m: TrialMeasures) -> None:
     for name in NUMBERS:
         if getattr(m, name) is None:
             assert any(r.startswith(f"{name}: ") for r in m.reasons), (name, m.reasons)
-    known = ("history", *NUMBERS)
+    # failback_s is explained only when a failback was decided or asked for (an operation)
+    if m.failback_s is None and any(r.startswith("failback_s: ") for r in m.reasons):
+        assert any(r.startswith("failback_s: never completed") for r in m.reasons)
+    known = ("history", *NUMBERS, "failback_s")
     assert all(r.split(":", 1)[0] in known for r in m.reasons), m.reasons

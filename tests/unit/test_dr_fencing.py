@@ -152,3 +152,56 @@ def test_failback_with_nothing_to_fail_back() -> None:
     world.driver.run_process(failback(world.ctx(PRIMARY)))
     assert world.journal.of("decision") == []
     assert world.airflow.calls == []
+
+
+def run_row(date: str, state: str) -> dict[str, object]:
+    return {"dag_id": "workload_0", "logical_date": date, "run_id": f"s__{date}", "state": state}
+
+
+def failed_over_world() -> FakeWorld:
+    """A hardened world where the secondary is active and ready, the primary back and fenced."""
+    world = make_world(HARDENED)
+    world.metrics.answer = no_data
+    world.driver.spawn(recovery_workflow(world.ctx(SECONDARY)))
+    world.driver.run(1000.0)
+    world.driver.run_process(startup_hook(world.ctx(PRIMARY)))
+    world.metrics.answer = lambda t: [1.0]
+    return world
+
+
+def test_failback_waits_for_the_secondarys_run_in_flight_then_copies_the_newest_back() -> None:
+    world = failed_over_world()
+    world.airflow.add_rows(SECONDARY, "dag_run", run_row("D1", "success"), run_row("D2", "running"))
+    started = world.clock.t
+
+    def finish_d2(region: str, table: str) -> None:
+        # the paused secondary's run in flight ends 50 s into the failback
+        if region == SECONDARY and table == "dag_run" and world.clock.t >= started + 50:
+            world.airflow.add_rows(SECONDARY, "dag_run", run_row("D2", "success"))
+
+    world.airflow.on_export = finish_d2
+    world.driver.run_process(failback(world.ctx(SECONDARY)))
+
+    primary_runs = world.airflow.region_tables(PRIMARY)["dag_run"]
+    copied = {k[1]: r["state"] for k, r in primary_runs.items() if k[1] in ("D1", "D2")}
+    assert copied == {"D2": "success"}  # the newest run, finished; older ones are not needed
+    unpause = [
+        t for t, call, region, _ in world.airflow.calls if (call, region) == ("unpause", PRIMARY)
+    ]
+    assert unpause and unpause[-1] >= started + 50  # not before the run in flight ended
+    assert world.airflow.paused == {PRIMARY: False, SECONDARY: True}
+
+
+def test_failback_goes_on_when_the_runs_cannot_be_copied_back() -> None:
+    world = failed_over_world()
+    world.airflow.add_rows(SECONDARY, "dag_run", run_row("D1", "success"))
+    world.airflow.import_failures = 1
+    world.driver.run_process(failback(world.ctx(SECONDARY)))
+    assert world.airflow.paused == {PRIMARY: False, SECONDARY: True}
+    notes = world.journal.notes()
+    assert any(
+        n.startswith("failback: dag_run rows not copied back") and "may run again" in n
+        for n in notes
+    ), notes
+    record = read_record(world.ctx(SECONDARY))
+    assert record is not None and (record.active, record.ready) == (PRIMARY, True)

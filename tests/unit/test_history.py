@@ -20,6 +20,7 @@ SAMPLE_VALUES: dict[str, Any] = {
     "name": "restore",
     "state": "started",
     "fault_id": 0,
+    "operation_id": 0,
     "fault": "region_outage",
     "region": P,
     "params": {"probability": 0.5},

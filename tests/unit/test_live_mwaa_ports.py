@@ -431,3 +431,11 @@ def test_an_unknown_airflow_line_is_a_validation_error() -> None:
     with pytest.raises(PortError) as raised:
         airflow.import_rows(EAST, "e", "variable", [{"key": "a", "val": "1"}], on_conflict="skip")
     assert raised.value.code == "ValidationException"
+
+
+def test_dag_runs_are_exported_finished_and_running_as_the_simulator_keeps_them() -> None:
+    # a failback waits for the runs still running; a backup leaves them out (exportable)
+    rest = RunsRest()
+    airflow = LiveAirflow(lambda service, region: rest, WEST, LiveClock(), ["w"])
+    rows = airflow.export_table(EAST, "e", "dag_run")
+    assert [(r["run_id"], r["state"]) for r in rows] == [("done", "success"), ("busy", "running")]

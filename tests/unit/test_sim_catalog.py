@@ -119,3 +119,22 @@ def test_replication_lag_shows_in_rpo() -> None:
     for m in measures("replication-lag-at-outage", "hardened"):
         assert m.recovered and m.rpo_s is not None
         assert m.rpo_s > 20 * 60  # the 20-minute lag comes on top of the backup interval
+
+
+def test_the_operators_failback_hands_the_workload_back_only_in_the_hardened_profile() -> None:
+    for trial in trials("failback-after-regional-outage", "hardened"):
+        m = trial.measures
+        assert m.recovered and m.split_brain_s == 0 and m.duplicate_runs == 0
+        assert m.failback_s is not None and 0 < m.failback_s <= 15 * 60
+        assert trial.history is not None
+        decisions = [e for e in trial.history.of_kind("decision") if e["action"] == "failback"]
+        assert len(decisions) == 1
+        states = [e["state"] for e in trial.history.of_kind("operation")]
+        assert states == ["started", "done"]
+        last = {e["region"]: e["active"] for e in trial.history.of_kind("scheduling")}
+        assert last == {"us-east-1": True, "us-west-2": False}  # primary runs, secondary not
+    for trial in trials("failback-after-regional-outage", "seed"):
+        m = trial.measures
+        assert m.failback_s is None and m.split_brain_s > 0 and m.duplicate_runs > 0
+        not_supported = "failback_s: no failback decided: failback: not supported"
+        assert any(r.startswith(not_supported) for r in m.reasons)
