@@ -65,6 +65,9 @@ class ProfileConfig:
     # None: never (seed: the execution simply ends)
     failover_retry_base: float | None = None
     failover_retry_max: float = 1800.0
+    # failback: how long the operator lets the paused secondary's runs in flight drain before
+    # copying its newest runs back (a workload run's length, with room)
+    failback_drain_timeout: float = 0.0
 
 
 SEED = ProfileConfig(
@@ -126,6 +129,7 @@ HARDENED = ProfileConfig(
     resumable_failover=True,
     failover_retry_base=300.0,
     failover_retry_max=1800.0,
+    failback_drain_timeout=600.0,  # two periods of the 5-minute workload
 )
 
 PROFILES: dict[str, ProfileConfig] = {"seed": SEED, "hardened": HARDENED}

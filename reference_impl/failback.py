@@ -7,7 +7,9 @@ Steps, each after the previous one:
    failback at all;
 3. pause the secondary's workload (if this fails its guard pauses it within `canary_interval`);
 4. wait until no workload run is running in the secondary any more (paused, it creates no
-   new run; at most `dag_run_timeout`, polled every `restore_poll_interval`), then copy the
+   new run; at most `failback_drain_timeout`: real Airflow never ends the run of a paused DAG,
+   whose task has finished, so the wait must not be for a DAG run's whole timeout; polled
+   every `restore_poll_interval`), then copy the
    newest finished run of each workload DAG (dag_run, then its task_instance rows) into the
    primary unless it has it: the primary's Airflow (catchup=False) resumes at the latest due
    tick unless that run exists, so it would otherwise run again the tick the secondary ran
@@ -122,7 +124,7 @@ def _wait_for_runs_in_flight(ctx: DrContext) -> Process[str | None]:
     """Wait until no workload run is running in the secondary; why it stopped waiting, or None."""
     secondary, environment = ctx.topology.secondary, ctx.topology.environment
     workload = set(ctx.topology.workload_dags)
-    limit = ctx.config.dag_run_timeout
+    limit = ctx.config.failback_drain_timeout
     since = ctx.clock.now()
     while True:
         try:
@@ -132,6 +134,6 @@ def _wait_for_runs_in_flight(ctx: DrContext) -> Process[str | None]:
         running = [r for r in rows if r.get("dag_id") in workload and r.get("state") == "running"]
         if not running:
             return None
-        if limit is not None and ctx.clock.now() - since >= limit:
+        if ctx.clock.now() - since >= limit:
             return f"{len(running)} run(s) of {secondary} still running after {limit:g}s"
         yield Wait(ctx.config.restore_poll_interval)

@@ -40,6 +40,7 @@ class Floors:
     canary_max_age_intervals: float = 4.0  # a canary is stale after this many guard intervals
     poll_interval: float = 1.0
     dag_run_timeout: float = 120.0
+    failback_drain_timeout: float = 10.0  # a workload task's start and run
 
 
 def _scale(value: float, scale: float) -> float:
@@ -157,6 +158,9 @@ def compress_config(
         fence_wait=fence_wait,
         failover_retry_base=_optional(config.failover_retry_base, scale),
         failover_retry_max=config.failover_retry_max / scale,
+        failback_drain_timeout=max(
+            config.failback_drain_timeout / scale, floors.failback_drain_timeout
+        ),
     )
 
 
