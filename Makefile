@@ -14,4 +14,4 @@ drill: setup
 ## make test: lint, type checks and tests, as CI runs them.
 test: setup
 	@scripts/install-browser.sh
-	.venv/bin/tox run -e lint,type,unit,contract,integration,browser
+	.venv/bin/tox run -e lint,type,unit,contract,integration,integration-airflow2,browser

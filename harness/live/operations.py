@@ -1,9 +1,10 @@
 """The operator actions of a live drill (`operations:`), each run at its time on the live clock.
 
 A failback runs `reference_impl.failback.failback` in a thread of the harness, with the DR
-context of the secondary (`harness.live.task_binding.context_for`), as the recovery workflow
-does: the active-Region record is in the secondary's bucket, and every call reaches the other
-Region through its fault proxy, as an operator's runbook run from the secondary would. What it
+context of the secondary (`LiveDrill._context`), as the recovery workflow does: the
+active-Region record is in the secondary's bucket, and every call takes the secondary's paths
+(its own fault proxy, and its cross-Region path to the primary), as an operator's runbook run
+from the secondary would. What it
 decided is in the DR journal; the action itself is an `operation` event (started, then done or
 failed) of the harness. A drill that stops closes the action at its next wait (failed: "the
 drill stopped first").
