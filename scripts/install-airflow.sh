@@ -18,6 +18,9 @@
 # Environment: AIRFLOW_PYTHON (interpreter for the venv, default python3; 3.10-3.13 for line 3,
 # 3.10-3.12 for line 2).
 set -euo pipefail
+# Airflow's venvs have their own pins: never the harness's (tox sets PIP_CONSTRAINT for its
+# envs, and `tox -e integration-airflow2` runs this script: cryptography 42 vs 50 conflicted).
+unset PIP_CONSTRAINT PIP_REQUIREMENT PIP_TARGET PIP_PREFIX PIP_USER
 SCRIPT="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$SCRIPT")/.."
 
