@@ -68,6 +68,10 @@ class ProfileConfig:
     # failback: how long the operator lets the paused secondary's runs in flight drain before
     # copying its newest runs back (a workload run's length, with room)
     failback_drain_timeout: float = 0.0
+    # failback: how long the operator waits, before unpausing the primary, for the primary's
+    # next scheduled run of each workload DAG to come no earlier than the secondary's (the
+    # longest workload schedule period, with room for Airflow to parse the DAG again)
+    failback_schedule_timeout: float = 0.0
 
 
 SEED = ProfileConfig(
@@ -130,6 +134,7 @@ HARDENED = ProfileConfig(
     failover_retry_base=300.0,
     failover_retry_max=1800.0,
     failback_drain_timeout=600.0,  # two periods of the 5-minute workload
+    failback_schedule_timeout=3600.0,  # an hourly workload's period
 )
 
 PROFILES: dict[str, ProfileConfig] = {"seed": SEED, "hardened": HARDENED}

@@ -6,18 +6,26 @@ Steps, each after the previous one:
    (ready False): from here the secondary's guard pauses it too, and losing the race means no
    failback at all;
 3. pause the secondary's workload (if this fails its guard pauses it within `canary_interval`);
-4. wait until no workload run is running in the secondary any more (paused, it creates no
-   new run; at most `failback_drain_timeout`: real Airflow never ends the run of a paused DAG,
-   whose task has finished, so the wait must not be for a DAG run's whole timeout; polled
-   every `restore_poll_interval`), then copy the
-   newest finished run of each workload DAG (dag_run, then its task_instance rows) into the
-   primary unless it has it: the primary's Airflow (catchup=False) resumes at the latest due
-   tick unless that run exists, so it would otherwise run again the tick the secondary ran
-   last (a duplicated run). Older runs are not needed for that and not copied (live, every
-   run is several REST calls); a wait or copy that fails is journaled and the failback goes
-   on;
-5. unpause the primary's workload;
-6. mark the record ready, so the primary's guard and startup hook keep it running.
+4. wait until no workload task is in flight in the secondary any more (paused, it starts no
+   new run, but a task already queued runs; at most `failback_drain_timeout`, polled every
+   `restore_poll_interval`; the wait is for tasks, not DAG runs: real Airflow never ends the
+   run of a paused DAG, even when its tasks have), then copy the newest finished run of each
+   workload DAG
+   (dag_run, then its task_instance rows) into the primary unless it has it, so the primary's
+   history has the work the secondary did last. Older runs are not copied (live, every run is
+   several REST calls); a wait or copy that fails is journaled and the failback goes on;
+5. hand the schedule over: read the secondary's next scheduled run of each workload DAG
+   (where its schedule stopped), then wait until the primary's next run of each is no
+   earlier (at most `failback_schedule_timeout`, polled every `restore_poll_interval`).
+   With catchup=False the primary's Airflow runs first the latest due tick as it computed it
+   at its last parse, paused; a restored run does not move it on (Airflow counts only runs it
+   scheduled itself), and each Region keeps its own schedule phase, so unpausing at once
+   would run again a tick the secondary ran (seen live: the tick it had in flight when
+   paused, or the one before). A paused DAG's next run moves on as time passes, so the wait
+   ends within about one schedule period; meanwhile nothing is due that the secondary did
+   not run. A tick the secondary had created but not started when paused is run by neither;
+6. unpause the primary's workload;
+7. mark the record ready, so the primary's guard and startup hook keep it running.
 The secondary's recovery workflow sees the primary active again and resumes its checks.
 
 Runs wherever the operator runs it (ctx.region is not used): the record is in the secondary's
@@ -27,6 +35,7 @@ bucket and both Regions' Airflow APIs must answer. The secondary's other history
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from reference_impl.backup import exportable, run_key
@@ -64,10 +73,13 @@ def failback(ctx: DrContext) -> Process[None]:
     copy_error = yield from _copy_runs_back(ctx)
     if copy_error is not None:
         table, error = copy_error
-        # Without the dag_run rows the primary may run again the latest tick; without the
-        # task_instance rows only the copied runs' task history is missing.
-        risk = f"; {primary} may run again the latest tick" if table == "dag_run" else ""
+        # Without the dag_run rows the primary's history lacks the secondary's latest runs;
+        # without the task_instance rows only their task history is missing.
+        risk = f"; {primary}'s history lacks its latest run" if table == "dag_run" else ""
         ctx.journal.note(f"failback: {table} rows not copied back ({error}){risk}")
+    behind = yield from _wait_for_the_schedule(ctx)
+    if behind is not None:
+        ctx.journal.note(f"failback: {behind}; {primary} may run again a tick {secondary} ran")
     try:
         ctx.airflow.set_workload_paused(primary, environment, False)
     except PortError as err:
@@ -86,9 +98,9 @@ def _copy_runs_back(ctx: DrContext) -> Process[tuple[str, str] | None]:
     it has it; (table, error) of the first table that failed, or None."""
     primary, secondary = ctx.topology.primary, ctx.topology.secondary
     environment = ctx.topology.environment
-    still_running = yield from _wait_for_runs_in_flight(ctx)
-    if still_running is not None:
-        ctx.journal.note(f"failback: {still_running}; copying what has finished")
+    in_flight = yield from _wait_for_tasks_in_flight(ctx)
+    if in_flight is not None:
+        ctx.journal.note(f"failback: {in_flight}; copying what has finished")
     try:
         have = {run_key(row) for row in ctx.airflow.export_table(primary, environment, "dag_run")}
         runs = exportable("dag_run", ctx.airflow.export_table(secondary, environment, "dag_run"))
@@ -120,20 +132,60 @@ def _copy_runs_back(ctx: DrContext) -> Process[tuple[str, str] | None]:
     return None
 
 
-def _wait_for_runs_in_flight(ctx: DrContext) -> Process[str | None]:
-    """Wait until no workload run is running in the secondary; why it stopped waiting, or None."""
+def _wait_for_tasks_in_flight(ctx: DrContext) -> Process[str | None]:
+    """Wait until no workload task is in flight in the secondary; why it stopped waiting, or
+    None."""
     secondary, environment = ctx.topology.secondary, ctx.topology.environment
-    workload = set(ctx.topology.workload_dags)
     limit = ctx.config.failback_drain_timeout
     since = ctx.clock.now()
     while True:
         try:
-            rows = ctx.airflow.export_table(secondary, environment, "dag_run")
+            in_flight = ctx.airflow.tasks_in_flight(secondary, environment)
         except PortError as err:
-            return f"cannot list the runs of {secondary}: {err}"
-        running = [r for r in rows if r.get("dag_id") in workload and r.get("state") == "running"]
-        if not running:
+            return f"cannot list the tasks of {secondary}: {err}"
+        if in_flight == 0:
             return None
         if ctx.clock.now() - since >= limit:
-            return f"{len(running)} run(s) of {secondary} still running after {limit:g}s"
+            return f"{in_flight} workload task(s) of {secondary} still in flight after {limit:g}s"
         yield Wait(ctx.config.restore_poll_interval)
+
+
+def _wait_for_the_schedule(ctx: DrContext) -> Process[str | None]:
+    """Wait until the primary's next scheduled run of every workload DAG is no earlier than
+    the secondary's; what is still behind when it stopped waiting, or None."""
+    primary, secondary = ctx.topology.primary, ctx.topology.secondary
+    environment = ctx.topology.environment
+    try:
+        stopped_at = ctx.airflow.next_scheduled_runs(secondary, environment)
+    except PortError as err:
+        return f"cannot read where the schedule of {secondary} stopped: {err}"
+    limit = ctx.config.failback_schedule_timeout
+    since = ctx.clock.now()
+    while True:
+        try:
+            upcoming = ctx.airflow.next_scheduled_runs(primary, environment)
+        except PortError as err:
+            return f"cannot read the next runs of {primary}: {err}"
+        behind = sorted(
+            f"{dag_id} next at {upcoming[dag_id]}, {secondary} stopped at {date}"
+            for dag_id, date in stopped_at.items()
+            if _earlier(upcoming.get(dag_id), date)
+        )
+        if not behind:
+            return None
+        if ctx.clock.now() - since >= limit:
+            return f"after {limit:g}s {primary}'s schedule is still behind: " + "; ".join(behind)
+        yield Wait(ctx.config.restore_poll_interval)
+
+
+def _earlier(date: str | None, than: str | None) -> bool:
+    """Whether logical date `date` is before `than` (a DAG with no next run is never behind:
+    it runs nothing)."""
+    if date is None or than is None:
+        return False
+    return _instant(date) < _instant(than)
+
+
+def _instant(date: str) -> datetime:
+    moment = datetime.fromisoformat(date.replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -151,6 +151,18 @@ class Airflow(Protocol):
         """Pause or unpause the workload DAGs (not the DR DAGs)."""
         ...
 
+    def tasks_in_flight(self, region: str, environment: str) -> int:
+        """How many workload task instances are queued or running in the Region: work that
+        goes on after its DAG is paused (Airflow then never ends the DAG run itself)."""
+        ...
+
+    def next_scheduled_runs(self, region: str, environment: str) -> dict[str, str | None]:
+        """Per workload DAG, the logical date (ISO 8601) of the run its scheduler creates next,
+        as the Region's Airflow has it now; None if it schedules none. Paused or not: with
+        catchup=False a paused DAG's next run moves on to the latest due tick as time passes
+        (Airflow recomputes it at every parse), and it is never a tick the Region ran."""
+        ...
+
     def trigger_dag(
         self, region: str, environment: str, dag_id: str, conf: Mapping[str, Any]
     ) -> str:

@@ -15,6 +15,8 @@ stable REST API: one `RestDialect` per line, chosen from the environment's MWAA 
     set a task's state       PATCH .../taskInstances/{task}      the same with dry_run false
                              {new_state}                         (the default is a dry run)
     pause a DAG              PATCH /dags/{id} {is_paused}        the same, ?update_mask=is_paused
+    a DAG's next run         GET /dags/{id}                      the same
+                             next_dagrun_logical_date            next_dagrun
     set a run's state        PATCH .../dagRuns/{run} {state}: Airflow marks the run's
                              unfinished task instances:
                              skipped (success or failed run)     success (success run) or
@@ -46,6 +48,7 @@ class RestDialect:
     run_order: str  # order_by of the runs list
     ti_date_field: str  # the task instance's field holding its run's logical date
     placeholder_states: Mapping[str, str]  # run state set -> state Airflow gives pending TIs
+    next_run_field: str  # the DAG's field holding the logical date of its next scheduled run
 
     def trigger_body(self, run_id: str, conf: Mapping[str, Any]) -> dict[str, Any]:
         """A DR DAG run: no logical date (3: null; 2.10 refuses null and uses now if absent)."""
@@ -97,6 +100,7 @@ AIRFLOW_3_REST = RestDialect(
     run_order="logical_date",
     ti_date_field="logical_date",
     placeholder_states={"success": "skipped", "failed": "skipped"},
+    next_run_field="next_dagrun_logical_date",
 )
 AIRFLOW_2_REST = RestDialect(
     line="2",
@@ -104,6 +108,7 @@ AIRFLOW_2_REST = RestDialect(
     run_order="execution_date",
     ti_date_field="execution_date",
     placeholder_states={"success": "success", "failed": "skipped"},
+    next_run_field="next_dagrun",
 )
 DIALECTS: Mapping[AirflowLine, RestDialect] = {"3": AIRFLOW_3_REST, "2": AIRFLOW_2_REST}
 

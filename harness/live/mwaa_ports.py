@@ -81,7 +81,14 @@ DRIFT RISKS (where this differs from the simulator's `harness.sim.airflow.Airflo
 - DR DAG runs (trigger_dag) live in the same Airflow tables; exports only show runs of the
   `workload_dags` given, so they stay apart as in the simulator.
 - set_workload_paused pauses exactly the `workload_dags` given (the simulator knows its
-  topology's workload DAGs itself).
+  topology's workload DAGs itself); next_scheduled_runs reads exactly those DAGs.
+- tasks_in_flight counts workload task instances queued, running, restarting or deferred;
+  the simulator counts running workload runs (its runs are their one task).
+- next_scheduled_runs is Airflow's DagModel.next_dagrun, recomputed when the DAG file is
+  parsed (every `dag_dir_refresh_s` in drills) and when the scheduler creates a run: a paused
+  DAG's next run moves on at parses only, not continuously as in the simulator. Live, it
+  counts only runs Airflow scheduled itself (restored runs are `manual` and do not move it,
+  unless one has exactly its logical date); the simulator counts every run in its metadata.
 - InvokeRestApi paths are at most 64 characters: long DAG or run ids make a call fail with
   ValidationException. trigger_dag picks short run ids (`dr__<12 hex>`).
 - Retries are botocore's: a trigger or import whose answer was lost can be applied twice.
@@ -125,6 +132,9 @@ MASKED = "***"
 FINISHED_RUN_STATES = ("success", "failed")
 EXPORTED_RUN_STATES = (*FINISHED_RUN_STATES, "running")  # as the simulator's dag_run table
 FINISHED_TI_STATES = ("success", "failed", "skipped", "upstream_failed", "removed")
+# Task states Airflow moves on while the DAG is paused (a scheduled or up_for_retry task of a
+# paused DAG is never queued, so it is not in flight)
+IN_FLIGHT_TI_STATES = ("queued", "running", "restarting", "deferred")
 ORIGIN_KEY = "mwaa_drill_origin"  # the conf key of a restored run's original row
 DEFAULT_POOL = "default_pool"
 MAX_PATH = 64
@@ -680,6 +690,24 @@ class LiveAirflow:
         for dag_id in self.workload_dags:
             path, query, body = dialect.pause_request(dag_id, paused)
             self._rest(region, environment, "PATCH", path, query=query, body=body)
+
+    def tasks_in_flight(self, region: str, environment: str) -> int:
+        if not self.workload_dags:
+            return 0
+        body = {"dag_ids": list(self.workload_dags), "state": list(IN_FLIGHT_TI_STATES)}
+        items = self._post_pages(
+            region, environment, "/dags/~/dagRuns/~/taskInstances/list", "task_instances", body
+        )
+        return len(items)
+
+    def next_scheduled_runs(self, region: str, environment: str) -> dict[str, str | None]:
+        field = self.dialect(region, environment).next_run_field
+        upcoming: dict[str, str | None] = {}
+        for dag_id in self.workload_dags:
+            answer = self._rest(region, environment, "GET", f"/dags/{dag_id}")
+            date = (answer or {}).get(field)
+            upcoming[dag_id] = None if date is None else normalize_date(date)
+        return upcoming
 
     def trigger_dag(
         self, region: str, environment: str, dag_id: str, conf: Mapping[str, Any]

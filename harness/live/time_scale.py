@@ -41,6 +41,9 @@ class Floors:
     poll_interval: float = 1.0
     dag_run_timeout: float = 120.0
     failback_drain_timeout: float = 10.0  # a workload task's start and run
+    # Airflow parses a DAG file every few seconds live (dag_dir_refresh_s): a paused DAG's
+    # next run moves on only then
+    failback_schedule_timeout: float = 20.0
 
 
 def _scale(value: float, scale: float) -> float:
@@ -160,6 +163,9 @@ def compress_config(
         failover_retry_max=config.failover_retry_max / scale,
         failback_drain_timeout=max(
             config.failback_drain_timeout / scale, floors.failback_drain_timeout
+        ),
+        failback_schedule_timeout=max(
+            config.failback_schedule_timeout / scale, floors.failback_schedule_timeout
         ),
     )
 

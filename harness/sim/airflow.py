@@ -246,6 +246,15 @@ class AirflowEnv:
         latency = self.cal.scheduling_latency.sample(self.rng)
         self.world.engine.after(latency, lambda: self._start_run(dag_id, tick, generation))
 
+    def next_scheduled(self, dag_id: str) -> str:
+        """The logical date of the tick this scheduler runs next for `dag_id`, paused or not
+        (catchup=False): the latest due tick, unless it started here or is in the metadata,
+        then the first later one."""
+        tick = math.floor(self.world.engine.t / self.world.scenario.workload.schedule + 1e-9)
+        while (dag_id, tick) in self.started or self._has_run(dag_id, tick):
+            tick += 1  # finite: only ticks up to the latest due one have runs
+        return self.world.logical_date(tick)
+
     def _has_run(self, dag_id: str, tick: int) -> bool:
         return (dag_id, self.world.logical_date(tick)) in self.tables["dag_run"]
 
@@ -465,6 +474,15 @@ class AirflowPort:
         env = self._env(region, environment)
         env.paused = paused
         env.update_scheduling()
+
+    def tasks_in_flight(self, region: str, environment: str) -> int:
+        env = self._env(region, environment)
+        # A workload run's task row is written when it ends: a running run is its task running.
+        return sum(1 for row in env.table("dag_run").values() if row["state"] == "running")
+
+    def next_scheduled_runs(self, region: str, environment: str) -> dict[str, str | None]:
+        env = self._env(region, environment)
+        return {dag_id: env.next_scheduled(dag_id) for dag_id in self.world.topology.workload_dags}
 
     def trigger_dag(
         self, region: str, environment: str, dag_id: str, conf: Mapping[str, Any]

@@ -235,6 +235,28 @@ def test_an_unpaused_workload_runs_and_its_runs_are_exported(world: MwaaWorld, e
         assert ti["task_id"] == WORKLOAD_TASK and ti["state"] == "success"
 
 
+def test_the_next_scheduled_run_is_after_every_run_the_region_ran_and_no_task_in_flight(
+    world: MwaaWorld, env: str
+) -> None:
+    """Where a Region's schedule stands, paused or not (a failback hands it over with it): per
+    workload DAG, the logical date of the run its scheduler creates next, after every run of
+    the DAG there."""
+    airflow = world.airflow(S)
+    # Paused, with its runs finished: no task in flight (what a failback drains).
+    assert world.eventually(
+        lambda: airflow.tasks_in_flight(P, env) == 0 or None, "no task in flight", "run"
+    )
+    runs = airflow.export_table(P, env, "dag_run")
+    upcoming = airflow.next_scheduled_runs(P, env)
+    assert set(upcoming) == set(WORKLOAD_DAGS)
+    for dag_id in WORKLOAD_DAGS:
+        ran = [datetime.fromisoformat(r["logical_date"]) for r in runs if r["dag_id"] == dag_id]
+        date = upcoming[dag_id]
+        assert ran and date is not None, (ran, upcoming)
+        assert date == datetime.fromisoformat(date).astimezone(UTC).isoformat()
+        assert datetime.fromisoformat(date) > max(ran), (dag_id, date, ran)
+
+
 RESTORED_RUN = {
     "dag_id": "workload_0",
     "logical_date": "2024-01-01T00:05:00+00:00",
@@ -329,6 +351,8 @@ def test_an_unreachable_region_fails_calls(world: MwaaWorld, env: str) -> None:
         assert code_of(lambda: airflow.export_table(P, env, "variable")) == UNREACHABLE
         assert code_of(lambda: airflow.trigger_dag(P, env, DR_DAG, {})) == UNREACHABLE
         assert code_of(lambda: airflow.set_workload_paused(P, env, False)) == UNREACHABLE
+        assert code_of(lambda: airflow.next_scheduled_runs(P, env)) == UNREACHABLE
+        assert code_of(lambda: airflow.tasks_in_flight(P, env)) == UNREACHABLE
     finally:
         world.fault_off(outage)
     assert export(world, "slot_pool")  # answers again

@@ -265,6 +265,9 @@ class FakeAirflow:
         self.errors: dict[str, str] = {}  # Region -> error code for every call there
         self.import_failures = 0  # the next N imports raise InternalFailure
         self.on_export: Callable[[str, str], None] | None = None  # (region, table) before a read
+        # Region -> {workload DAG: logical date of its next run}; a callable of the time, so a
+        # paused DAG's next run can move on as in Airflow (default: no workload DAGs).
+        self.next_runs: Callable[[str, float], dict[str, str | None]] = lambda region, t: {}
         self._ids = itertools.count(1)
 
     def _log(self, call: str, region: str, detail: str = "") -> None:
@@ -321,6 +324,16 @@ class FakeAirflow:
     def set_workload_paused(self, region: str, environment: str, paused: bool) -> None:
         self._log("pause" if paused else "unpause", region)
         self.paused[region] = paused
+
+    def tasks_in_flight(self, region: str, environment: str) -> int:
+        self._log("tasks_in_flight", region)
+        # As the simulator: a running workload run is its task running.
+        runs = self.region_tables(region)["dag_run"].values()
+        return sum(1 for row in runs if row.get("state") == "running")
+
+    def next_scheduled_runs(self, region: str, environment: str) -> dict[str, str | None]:
+        self._log("next_runs", region)
+        return dict(self.next_runs(region, self.world.clock.t))
 
     def trigger_dag(
         self, region: str, environment: str, dag_id: str, conf: Mapping[str, Any]

@@ -174,12 +174,10 @@ def test_failback_waits_for_the_secondarys_run_in_flight_then_copies_the_newest_
     world.airflow.add_rows(SECONDARY, "dag_run", run_row("D1", "success"), run_row("D2", "running"))
     started = world.clock.t
 
-    def finish_d2(region: str, table: str) -> None:
-        # the paused secondary's run in flight ends 50 s into the failback
-        if region == SECONDARY and table == "dag_run" and world.clock.t >= started + 50:
-            world.airflow.add_rows(SECONDARY, "dag_run", run_row("D2", "success"))
-
-    world.airflow.on_export = finish_d2
+    # the paused secondary's run in flight ends 50 s into the failback
+    world.driver.at(
+        started + 50, lambda: world.airflow.add_rows(SECONDARY, "dag_run", run_row("D2", "success"))
+    )
     world.driver.run_process(failback(world.ctx(SECONDARY)))
 
     primary_runs = world.airflow.region_tables(PRIMARY)["dag_run"]
@@ -200,8 +198,51 @@ def test_failback_goes_on_when_the_runs_cannot_be_copied_back() -> None:
     assert world.airflow.paused == {PRIMARY: False, SECONDARY: True}
     notes = world.journal.notes()
     assert any(
-        n.startswith("failback: dag_run rows not copied back") and "may run again" in n
+        n.startswith("failback: dag_run rows not copied back") and "history lacks" in n
         for n in notes
     ), notes
+    record = read_record(world.ctx(SECONDARY))
+    assert record is not None and (record.active, record.ready) == (PRIMARY, True)
+
+
+def test_failback_unpauses_the_primary_only_once_its_schedule_passes_the_secondarys() -> None:
+    """Airflow's first run after an unpause is the tick it computed at its last parse; the
+    failback waits until that tick is no earlier than where the secondary's schedule stopped."""
+    world = failed_over_world()
+    started = world.clock.t
+
+    def next_runs(region: str, t: float) -> dict[str, str | None]:
+        if region == SECONDARY:
+            return {"workload_0": "2024-01-01T10:05:00+00:00", "workload_1": None}
+        # The primary's parse catches up 90 s into the failback.
+        date = "2024-01-01T10:00:00+00:00" if t < started + 90 else "2024-01-01T10:05:00Z"
+        return {"workload_0": date, "workload_1": "2024-01-01T09:00:00+00:00"}
+
+    world.airflow.next_runs = next_runs
+    world.driver.run_process(failback(world.ctx(SECONDARY)))
+    unpause = [
+        t for t, call, region, _ in world.airflow.calls if (call, region) == ("unpause", PRIMARY)
+    ]
+    assert unpause and unpause[-1] >= started + 90
+    assert not any("may run again" in n for n in world.journal.notes()), world.journal.notes()
+    assert world.airflow.paused == {PRIMARY: False, SECONDARY: True}
+
+
+def test_failback_unpauses_the_primary_after_its_timeout_and_says_what_may_run_again() -> None:
+    world = failed_over_world()
+    started = world.clock.t
+    world.airflow.next_runs = lambda region, t: {
+        "workload_0": "2024-01-01T10:05:00+00:00"
+        if region == SECONDARY
+        else "2024-01-01T10:00:00+00:00"
+    }
+    world.driver.run_process(failback(world.ctx(SECONDARY)))
+    unpause = [
+        t for t, call, region, _ in world.airflow.calls if (call, region) == ("unpause", PRIMARY)
+    ]
+    limit = HARDENED.failback_schedule_timeout
+    assert unpause and started + limit <= unpause[-1] <= started + limit + 120
+    notes = [n for n in world.journal.notes() if "may run again" in n]
+    assert len(notes) == 1 and "workload_0 next at 2024-01-01T10:00:00" in notes[0], notes
     record = read_record(world.ctx(SECONDARY))
     assert record is not None and (record.active, record.ready) == (PRIMARY, True)

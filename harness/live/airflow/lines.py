@@ -135,6 +135,9 @@ class LineProfile:
                 "api_auth": {"jwt_secret": secrets.token_hex(32)},
                 "dag_processor": {
                     "refresh_interval": str(settings.dag_dir_refresh_s),
+                    # parse every file this often too (default 30 s): a paused DAG's next
+                    # run moves on only at a parse, and a failback waits for it
+                    "min_file_process_interval": str(settings.dag_dir_refresh_s),
                     "parsing_processes": "1",
                 },
             }
