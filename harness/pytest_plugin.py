@@ -13,21 +13,23 @@ Fixtures
 
 - `mwaa_drill_simulate(scenario, *, trials=None, seed=None, profile=None, calibration=None,
   workers=1)`: a simulated campaign (seeded, deterministic, fast), as a `DrillReport`.
-- `mwaa_drill_live(scenario, *, profile=None, time_scale=None, creation_delay_s=0.0)`: a live
-  drill (`LiveDrill`: two Regions on this machine, real Airflow), as a `DrillReport` with its
+- `mwaa_drill_live(scenario, *, profile=None, time_scale=None, creation_delay_s=0.0,
+  airflow_version=None)`: a live drill (`LiveDrill`: two Regions on this machine, real
+  Airflow of that MWAA AirflowVersion, default the current line), as a `DrillReport` with its
   `history`; its files (JSON, Markdown, HTML, history) go to the test's tmp dir. The live
   stack must be installed: a test FAILS (never skips) with the install hint when it is not.
 - `mwaa_drill_live_session`: like `mwaa_drill_live`, but one drill per (scenario, profile,
-  time scale) for the whole session, so several tests can assert on one drill. A LiveDrill
-  builds and tears down its own stack, so what is reused is the drill's outcome (report and
-  history), not a running stack.
+  time scale, Airflow version) for the whole session, so several tests can assert on one
+  drill. A LiveDrill builds and tears down its own stack, so what is reused is the drill's
+  outcome (report and history), not a running stack.
 
 A `scenario` is a path or a `Scenario`. A relative path is looked for next to the test file,
 then in the rootdir, then in the directory pytest was started from, and last in the scenario
 catalog shipped with mwaa-drill (by file name, so `scenarios/<name>.yaml` works anywhere).
 
 Options (they override what the tests ask, so CI can turn a knob for the whole suite):
-`--mwaa-drill-trials N`, `--mwaa-drill-time-scale X`, `--mwaa-drill-report-dir DIR` (keep
+`--mwaa-drill-trials N`, `--mwaa-drill-time-scale X`, `--mwaa-drill-airflow-version V` (run
+every live drill on that Airflow line: 3.3.2 or 2.10.5), `--mwaa-drill-report-dir DIR` (keep
 every report: JSON and Markdown, plus HTML and history for live drills).
 
 Every test that uses a fixture gets the `mwaa_drill` marker (`-m "not mwaa_drill"` leaves
@@ -66,6 +68,9 @@ MARKER_HELP = (
 )
 FIXTURES = ("mwaa_drill_simulate", "mwaa_drill_live", "mwaa_drill_live_session")
 DEFAULT_TIME_SCALE = 30.0  # as `mwaa-drill run`
+# as `mwaa-drill run --airflow-version` (harness.cli.AIRFLOW_VERSIONS, checked by a test; not
+# imported, so that loading the plugin imports nothing of mwaa-drill's): the default first
+AIRFLOW_VERSIONS = ("3.3.2", "2.10.5")
 REPORT_PROPERTY = "mwaa_drill_report"  # the JUnit XML property holding a failed test's summary
 FAILING_TRIALS_SHOWN = 5
 INTERRUPTED_PREFIX = "interrupted"  # LiveDrill's `aborted` after Ctrl-C or SIGTERM
@@ -335,6 +340,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f"{DEFAULT_TIME_SCALE:g}; 1 is a full-length game day)",
     )
     group.addoption(
+        "--mwaa-drill-airflow-version",
+        choices=AIRFLOW_VERSIONS,
+        default=None,
+        metavar="V",
+        help="run every live drill's environments on this MWAA AirflowVersion, whatever the "
+        f"test says: {' or '.join(AIRFLOW_VERSIONS)} (default {AIRFLOW_VERSIONS[0]}; each "
+        "line needs its Airflow: scripts/install-airflow.sh [--line 2])",
+    )
+    group.addoption(
         "--mwaa-drill-report-dir",
         type=Path,
         default=None,
@@ -350,6 +364,7 @@ class Options:
 
     trials: int | None = None
     time_scale: float | None = None
+    airflow_version: str | None = None
     report_dir: Path | None = None
 
     @classmethod
@@ -360,6 +375,7 @@ class Options:
         return cls(
             trials=config.getoption("mwaa_drill_trials", None),
             time_scale=config.getoption("mwaa_drill_time_scale", None),
+            airflow_version=config.getoption("mwaa_drill_airflow_version", None),
             report_dir=report_dir,
         )
 
@@ -522,6 +538,15 @@ class _Drills:
             _fail(f"time_scale must be a number > 0, got {asked!r}")
         return float(asked)
 
+    def airflow_version(self, asked: str | None) -> str:
+        if self.options.airflow_version is not None:
+            return self.options.airflow_version
+        if asked is None:
+            return AIRFLOW_VERSIONS[0]
+        if asked not in AIRFLOW_VERSIONS:
+            _fail(f"airflow_version must be one of {', '.join(AIRFLOW_VERSIONS)}, got {asked!r}")
+        return asked
+
 
 class SimulateDrill:
     """The `mwaa_drill_simulate` fixture: run a simulated campaign, get its `DrillReport`."""
@@ -595,9 +620,10 @@ class SimulateDrill:
             raise _failure(f"{who}: {err}") from None
 
 
-def require_live_stack() -> None:
+def require_live_stack(airflow_version: str | None = None) -> None:
     """Fail the test (never skip it) with the fix when the live stack is not installed:
-    the `live` extra (boto3, moto), Apache Airflow in its venv, PostgreSQL."""
+    the `live` extra (boto3, moto), Apache Airflow of that version's line (default: the
+    current line) in its venv, PostgreSQL."""
     try:
         import boto3  # noqa: F401
         import moto  # noqa: F401
@@ -605,13 +631,15 @@ def require_live_stack() -> None:
         raise _failure(
             f"live drills need the `live` extra: pip install 'mwaa-drill[live]' ({err})"
         ) from None
-    from harness.live.airflow.install import AirflowNotInstalled, find_installation
+    from harness.live.airflow.install import AirflowNotInstalled, find_installation, line_of
     from harness.live.airflow.postgres import postgres_problem
 
+    line = line_of(airflow_version or AIRFLOW_VERSIONS[0])
+    script = "scripts/install-airflow.sh" + (" --line 2" if line == "2" else "")
     try:
-        find_installation()
+        find_installation(line=line)
     except AirflowNotInstalled as err:
-        raise _failure(f"{err} (live drills need scripts/install-airflow.sh)") from None
+        raise _failure(f"{err} (live drills need {script})") from None
     problem = postgres_problem()
     if problem:
         _fail(problem)
@@ -625,6 +653,7 @@ def _run_live(
     scenario: Scenario,
     time_scale: float,
     creation_delay_s: float,
+    airflow_version: str,
     out_dir: Path,
     stem: str,
 ) -> DrillReport:
@@ -632,7 +661,9 @@ def _run_live(
     from harness.live import drill as live
 
     settings = live.LiveSettings(
-        time_scale=float(time_scale), creation_delay_s=float(creation_delay_s)
+        time_scale=float(time_scale),
+        creation_delay_s=float(creation_delay_s),
+        airflow_version=airflow_version,
     )
     try:
         runner = live.LiveDrill(scenario, settings, progress=_progress)
@@ -663,15 +694,19 @@ class LiveDrillRunner:
         profile: str | None = None,
         time_scale: float | None = None,
         creation_delay_s: float = 0.0,
+        airflow_version: str | None = None,
     ) -> DrillReport:
         """A live drill of `scenario` compressed `time_scale` times (default 30;
-        `--mwaa-drill-time-scale` wins); `creation_delay_s` adds AWS-like creation time."""
+        `--mwaa-drill-time-scale` wins); `creation_delay_s` adds AWS-like creation time;
+        `airflow_version` is the environments' MWAA AirflowVersion (default the current line;
+        `--mwaa-drill-airflow-version` wins)."""
         loaded = self._drills.scenario(scenario, profile, "mwaa_drill_live")
         scale = self._drills.time_scale(time_scale)
-        require_live_stack()
+        version = self._drills.airflow_version(airflow_version)
+        require_live_stack(version)
         out_dir = self._drills.options.report_dir or self._tmp_dir()
         stem = self._drills.stem(loaded, self._node)
-        report = _run_live(loaded, scale, creation_delay_s, out_dir, stem)
+        report = _run_live(loaded, scale, creation_delay_s, version, out_dir, stem)
         _record(self._drills.config, report)
         return report
 
@@ -681,14 +716,15 @@ class LiveSessionDrills:
 
     A `LiveDrill` provisions its own two Regions and tears them down when it ends, so a live
     stack cannot outlive its drill today. What is reused across the session is the drill's
-    outcome: the first test asking for (scenario, profile, time scale) runs the drill, every
+    outcome: the first test asking for (scenario, profile, time scale, Airflow version) runs
+    the drill, every
     later one gets the same `DrillReport` (and history) without running it again.
     """
 
     def __init__(self, drills: _Drills, tmp_dir: Callable[[], Path]) -> None:
         self._drills = drills
         self._tmp_dir = tmp_dir
-        self._outcomes: dict[tuple[str, str, float], DrillReport] = {}
+        self._outcomes: dict[tuple[str, str, float, str], DrillReport] = {}
 
     def __call__(
         self,
@@ -696,22 +732,25 @@ class LiveSessionDrills:
         *,
         profile: str | None = None,
         time_scale: float | None = None,
+        airflow_version: str | None = None,
     ) -> DrillReport:
         from harness.scenario.model import to_json
 
         loaded = self._drills.scenario(scenario, profile, "mwaa_drill_live_session")
         scale = self._drills.time_scale(time_scale)
+        version = self._drills.airflow_version(airflow_version)
         key = (
             json.dumps(to_json(loaded), sort_keys=True, default=str),
             loaded.profile.value,
             scale,
+            version,
         )
         report = self._outcomes.get(key)
         if report is None:
-            require_live_stack()
+            require_live_stack(version)
             out_dir = self._drills.options.report_dir or self._tmp_dir()
             stem = self._drills.stem(loaded, f"session-{len(self._outcomes) + 1}")
-            report = _run_live(loaded, scale, 0.0, out_dir, stem)
+            report = _run_live(loaded, scale, 0.0, version, out_dir, stem)
             self._outcomes[key] = report
         _record(self._drills.config, report)
         return report

@@ -149,6 +149,7 @@ def test_the_entry_point_registers_the_marker_and_the_options(pytester: pytest.P
             "mwaa-drill: disaster-recovery drills as tests:",
             "  --mwaa-drill-trials=N*",
             "*--mwaa-drill-time-scale=X*",
+            "*--mwaa-drill-airflow-version=V*",
             "*--mwaa-drill-report-dir=DIR*",
         ]
     )
@@ -355,7 +356,7 @@ class FakeLiveDrill:
 @pytest.fixture(autouse=True)
 def fake_live_stack(monkeypatch):
     monkeypatch.setattr(live, "LiveDrill", FakeLiveDrill)
-    monkeypatch.setattr(harness.pytest_plugin, "require_live_stack", lambda: None)
+    monkeypatch.setattr(harness.pytest_plugin, "require_live_stack", lambda version=None: None)
 """
 
 
@@ -374,10 +375,18 @@ def test_live_drill_runs_with_the_time_scale_and_writes_its_outputs(
             assert sorted(report.files) == ["history", "html", "json", "markdown"]
             assert all(path.is_file() for path in report.files.values())
             assert DRILLS[-1][2].time_scale == 30.0
+            assert DRILLS[-1][2].airflow_version == "3.3.2"
 
         def test_asked_scale(mwaa_drill_live):
             mwaa_drill_live("{SCENARIO_NAME}", time_scale=10, creation_delay_s=5)
             assert (DRILLS[-1][2].time_scale, DRILLS[-1][2].creation_delay_s) == (10.0, 5.0)
+
+        def test_asked_airflow_version(mwaa_drill_live):
+            mwaa_drill_live("{SCENARIO_NAME}", airflow_version="2.10.5")
+            assert DRILLS[-1][2].airflow_version == "2.10.5"
+
+        def test_unknown_airflow_version(mwaa_drill_live):
+            mwaa_drill_live("{SCENARIO_NAME}", airflow_version="2.9.0")
 
         def test_unrunnable(mwaa_drill_live):
             mwaa_drill_live("unrunnable.yaml")
@@ -389,13 +398,27 @@ def test_live_drill_runs_with_the_time_scale_and_writes_its_outputs(
         "duration: 1h\nfaults:\n  - kind: network_partition\n    region: primary\n    at: 10m\n",
     )
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2, failed=1)
+    result.assert_outcomes(passed=3, failed=2)
     result.stdout.fnmatch_lines(
-        ["live drill unrunnable: cannot run: the fake cannot drill this one"]
+        [
+            "airflow_version must be one of 3.3.2, 2.10.5, got '2.9.0'",
+            "live drill unrunnable: cannot run: the fake cannot drill this one",
+        ],
+        consecutive=False,
     )
     overridden = pytester.runpytest("--mwaa-drill-time-scale", "60", "-k", "asked_scale")
     overridden.assert_outcomes(failed=1)
     overridden.stdout.fnmatch_lines(["*assert (60.0, 5.0) == (10.0, 5.0)*"])
+    on_2 = pytester.runpytest("--mwaa-drill-airflow-version", "2.10.5", "-k", "default_scale")
+    on_2.assert_outcomes(failed=1)
+    on_2.stdout.fnmatch_lines(["*assert '2.10.5' == '3.3.2'*"])
+
+
+def test_the_plugins_airflow_versions_are_the_clis() -> None:
+    from harness.cli import AIRFLOW_VERSIONS
+    from harness.pytest_plugin import AIRFLOW_VERSIONS as PLUGIN_VERSIONS
+
+    assert PLUGIN_VERSIONS == AIRFLOW_VERSIONS
 
 
 def test_the_session_fixture_runs_one_drill_per_scenario_profile_and_scale(
@@ -420,6 +443,8 @@ def test_the_session_fixture_runs_one_drill_per_scenario_profile_and_scale(
             assert len(DRILLS) == 2 and report.profile == "seed"
             assert mwaa_drill_live_session("{SCENARIO_NAME}", time_scale=20) is not report
             assert mwaa_drill_live_session.drills_run == 3
+            on_2 = mwaa_drill_live_session("{SCENARIO_NAME}", airflow_version="2.10.5")
+            assert mwaa_drill_live_session.drills_run == 4 and on_2 is not report
             report.assert_passed()
         """
     )
@@ -429,7 +454,7 @@ def test_the_session_fixture_runs_one_drill_per_scenario_profile_and_scale(
         ["*- mwaa-drill: cloudwatch-outage-warm-standby (seed, live, 1 trial) -*"]
     )
     kept = sorted(path.name for path in (pytester.path / "kept").iterdir())
-    assert len(kept) == 12 and kept[0].startswith("session-1--cloudwatch-outage-warm-standby")
+    assert len(kept) == 16 and kept[0].startswith("session-1--cloudwatch-outage-warm-standby")
 
 
 def test_an_interrupted_live_drill_stops_the_session_after_writing_it(
