@@ -78,6 +78,7 @@ from harness.live.mwaa.backend import (
     ProvisionStatus,
     QueryParameters,
     RestApiResult,
+    ThreadedProvision,
 )
 from harness.live.processes import LOOPBACK, ReadinessTimeout, free_port, wait_until
 
@@ -377,34 +378,6 @@ def http_json(
 # The backend ----------------------------------------------------------------------------------
 
 
-class _Handle:
-    """A creation in progress: a thread does the work, `poll` reads its result."""
-
-    def __init__(self, status: ProvisionStatus | None = None) -> None:
-        self._status = status or ProvisionStatus.pending()
-        self._lock = threading.Lock()
-        self.cancelled = threading.Event()
-        self.thread: threading.Thread | None = None
-
-    def poll(self) -> ProvisionStatus:
-        with self._lock:
-            return self._status
-
-    def settle(self, status: ProvisionStatus) -> None:
-        with self._lock:
-            if self._status.state == "pending":
-                self._status = status
-
-    def cancel(self) -> None:
-        self.cancelled.set()
-        self.settle(ProvisionStatus.failed(INTERNAL_FAILURE, "creation cancelled"))
-
-    def join(self, timeout_s: float) -> None:
-        thread = self.thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=max(0.0, timeout_s))
-
-
 @dataclass
 class _Env:
     region: str
@@ -412,7 +385,7 @@ class _Env:
     config: Mapping[str, Any]
     dags: Path
     port: int
-    handle: _Handle
+    handle: ThreadedProvision
     containers: dict[str, Container] = field(default_factory=dict)
     network: Any = None
     publisher: HeartbeatPublisher | None = None
@@ -520,7 +493,7 @@ class DockerBackend:
                 raise RuntimeError("DockerBackend is closed")
             if key in self._envs:
                 raise RuntimeError(f"environment {name} in {region} exists already")
-            handle = _Handle()
+            handle = ThreadedProvision()
             folder = self._work_dir() / instance_name(region, name)
             env = _Env(region, name, dict(config), folder / "dags", free_port(LOOPBACK), handle)
             self._envs[key] = env
@@ -537,7 +510,7 @@ class DockerBackend:
         config: Mapping[str, Any],
         changes: Mapping[str, Any],
     ) -> ProvisionHandle:
-        return _Handle(
+        return ThreadedProvision(
             ProvisionStatus.failed(
                 INTERNAL_FAILURE, "UpdateEnvironment is not supported by the Docker backend"
             )

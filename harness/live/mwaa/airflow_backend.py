@@ -84,6 +84,7 @@ from harness.live.mwaa.backend import (
     ProvisionStatus,
     QueryParameters,
     RestApiResult,
+    ThreadedProvision,
 )
 from harness.live.processes import ProcessRegistry
 
@@ -184,38 +185,10 @@ class _Env:
     name: str
     config: Mapping[str, Any]
     dags: Path
-    handle: _Handle
+    handle: ThreadedProvision
     instance: AirflowInstance | None = None
     publisher: HeartbeatPublisher | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-class _Handle:
-    """A creation in progress: a thread does the work, `poll` reads its result."""
-
-    def __init__(self, status: ProvisionStatus | None = None) -> None:
-        self._status = status or ProvisionStatus.pending()
-        self._lock = threading.Lock()
-        self.cancelled = threading.Event()
-        self.thread: threading.Thread | None = None
-
-    def poll(self) -> ProvisionStatus:
-        with self._lock:
-            return self._status
-
-    def settle(self, status: ProvisionStatus) -> None:
-        with self._lock:
-            if self._status.state == "pending":
-                self._status = status
-
-    def cancel(self) -> None:
-        self.cancelled.set()
-        self.settle(ProvisionStatus.failed(INTERNAL_FAILURE, "creation cancelled"))
-
-    def join(self, timeout_s: float) -> None:
-        thread = self.thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=max(0.0, timeout_s))
 
 
 class AirflowBackend:
@@ -350,7 +323,7 @@ class AirflowBackend:
                 raise RuntimeError("AirflowBackend is closed")
             if key in self._envs:
                 raise RuntimeError(f"environment {name} in {region} exists already")
-            handle = _Handle()
+            handle = ThreadedProvision()
             folder = self._work_dir() / instance_name(region, name)
             env = _Env(region, name, dict(config), folder / "dags", handle)
             self._envs[key] = env
@@ -370,19 +343,19 @@ class AirflowBackend:
         with self._lock:
             env = self._envs.get((region, name))
         if env is None or env.instance is None:
-            return _Handle(
+            return ThreadedProvision(
                 ProvisionStatus.failed(INTERNAL_FAILURE, f"environment {name} is not running")
             )
         version = changes.get("AirflowVersion")
         if version is not None and version != env.config.get("AirflowVersion"):
             # MWAA upgrades in place; here an environment runs on the venv of its line.
-            return _Handle(
+            return ThreadedProvision(
                 ProvisionStatus.failed(
                     INTERNAL_FAILURE,
                     "an Airflow version change is not supported by the Airflow backend",
                 )
             )
-        handle = _Handle()
+        handle = ThreadedProvision()
         handle.thread = threading.Thread(
             target=self._update,
             args=(env, env.instance, dict(config), handle),
@@ -516,7 +489,11 @@ class AirflowBackend:
         return sync_dag_folder(self._client("s3", env.region), bucket, prefix, env.dags)
 
     def _update(
-        self, env: _Env, instance: AirflowInstance, config: dict[str, Any], handle: _Handle
+        self,
+        env: _Env,
+        instance: AirflowInstance,
+        config: dict[str, Any],
+        handle: ThreadedProvision,
     ) -> None:
         """The update's thread: DAGs from the (new) DAG path, Airflow restarted on the new
         configuration options, then health (bounded). On failure the environment goes back to

@@ -48,6 +48,7 @@ values are dropped. Anything else is refused with ValidationException.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -126,6 +127,39 @@ class ProvisionHandle(Protocol):
         stop it and release what it holds. Idempotent, bounded (a few seconds), never raises.
         The service calls `deprovision` for the environment afterwards as well."""
         ...
+
+
+class ThreadedProvision:
+    """A `ProvisionHandle` whose work runs on a thread of the backend (the Airflow and Docker
+    backends): the thread `settle`s the status once, `poll` reads it, `cancel` sets
+    `cancelled` for the thread to see and settles it failed. Built settled, it is the answer
+    of work refused at once."""
+
+    def __init__(self, status: ProvisionStatus | None = None) -> None:
+        self._status = status or ProvisionStatus.pending()
+        self._lock = threading.Lock()
+        self.cancelled = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def poll(self) -> ProvisionStatus:
+        with self._lock:
+            return self._status
+
+    def settle(self, status: ProvisionStatus) -> None:
+        """The first status other than pending wins; later ones are ignored."""
+        with self._lock:
+            if self._status.state == "pending":
+                self._status = status
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+        self.settle(ProvisionStatus.failed(INTERNAL_FAILURE, "creation cancelled"))
+
+    def join(self, timeout_s: float) -> None:
+        """Wait for the thread (not from the thread itself), at most `timeout_s`."""
+        thread = self.thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=max(0.0, timeout_s))
 
 
 @runtime_checkable
