@@ -172,6 +172,12 @@ def _wait_for_the_schedule(ctx: DrContext) -> Process[str | None]:
             if _earlier(upcoming.get(dag_id), date)
         )
         if not behind:
+            waited = ctx.clock.now() - since
+            if waited > 0:
+                ctx.journal.note(
+                    f"failback: waited {waited:.1f}s for {primary}'s schedule to reach "
+                    f"where {secondary}'s stopped"
+                )
             return None
         if ctx.clock.now() - since >= limit:
             return f"after {limit:g}s {primary}'s schedule is still behind: " + "; ".join(behind)

@@ -225,6 +225,7 @@ def test_failback_unpauses_the_primary_only_once_its_schedule_passes_the_seconda
     ]
     assert unpause and unpause[-1] >= started + 90
     assert not any("may run again" in n for n in world.journal.notes()), world.journal.notes()
+    assert any(n.startswith("failback: waited ") for n in world.journal.notes())
     assert world.airflow.paused == {PRIMARY: False, SECONDARY: True}
 
 
