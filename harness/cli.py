@@ -76,7 +76,9 @@ def _build_parser() -> argparse.ArgumentParser:
         help="check scenario files and report every error with its field",
         description="Check scenario files. Prints one line per error: FILE: FIELD: PROBLEM.",
     )
-    validate.add_argument("files", nargs="+", metavar="FILE", type=Path)
+    validate.add_argument(
+        "files", nargs="+", metavar="FILE", type=Path, help="scenario files (YAML) to check"
+    )
 
     scenarios = verbs.add_parser(
         "scenarios",
@@ -97,7 +99,9 @@ def _build_parser() -> argparse.ArgumentParser:
         help="run seeded trials of a scenario on virtual time",
         description="Run the trials of a scenario in the simulator and report distributions.",
     )
-    simulate.add_argument("file", metavar="FILE", type=Path)
+    simulate.add_argument(
+        "file", metavar="FILE", type=Path, help="a scenario file (see scenarios/ for the catalog)"
+    )
     simulate.add_argument("--trials", type=_positive_int, help="override the scenario's trials")
     simulate.add_argument("--seed", type=_non_negative_int, help="override the scenario's seed")
     simulate.add_argument("--json", type=Path, metavar="PATH", help="write the JSON report here")
@@ -123,7 +127,9 @@ def _build_parser() -> argparse.ArgumentParser:
             "a table of detection time (p50/p95) against the spurious-failover rate."
         ),
     )
-    sweep.add_argument("file", metavar="FILE", type=Path)
+    sweep.add_argument(
+        "file", metavar="FILE", type=Path, help="a scenario file (see scenarios/ for the catalog)"
+    )
     sweep.add_argument(
         "--set",
         dest="settings",
@@ -144,15 +150,29 @@ def _build_parser() -> argparse.ArgumentParser:
         help="run a live drill against two emulated Regions with real Airflow",
         description="Provision two Regions on this machine, inject the faults, measure.",
     )
-    run.add_argument("file", metavar="FILE", type=Path)
-    run.add_argument("--backend", choices=["moto", "localstack"], default="moto")
+    run.add_argument(
+        "file", metavar="FILE", type=Path, help="a scenario file (see scenarios/ for the catalog)"
+    )
+    run.add_argument(
+        "--backend",
+        choices=["moto", "localstack"],
+        default="moto",
+        help="the emulated AWS endpoint of each Region (default moto; localstack needs "
+        "scripts/install-localstack.sh)",
+    )
     run.add_argument(
         "-v",
         "--verbose",
         action="store_true",
         help="stream the drill's history to stderr as it happens, one line per event",
     )
-    run.add_argument("--report-dir", type=Path, default=Path("reports"), metavar="DIR")
+    run.add_argument(
+        "--report-dir",
+        type=Path,
+        default=Path("reports"),
+        metavar="DIR",
+        help="where the history, JSON, Markdown and HTML reports go (default reports/)",
+    )
     run.add_argument(
         "--time-scale",
         type=_positive_float,
@@ -193,8 +213,15 @@ def _build_parser() -> argparse.ArgumentParser:
         help="render a JSON report as Markdown, HTML or JUnit XML",
         description="Render a JSON report (validated against the report schema).",
     )
-    report.add_argument("file", metavar="FILE.json", type=Path)
-    report.add_argument("--format", choices=["md", "html", "junit"], default="md")
+    report.add_argument(
+        "file", metavar="FILE.json", type=Path, help="a JSON report (simulate --json, run)"
+    )
+    report.add_argument(
+        "--format",
+        choices=["md", "html", "junit"],
+        default="md",
+        help="Markdown summary (default), HTML with the timeline, or JUnit XML for CI",
+    )
     report.add_argument("-o", "--output", type=Path, metavar="PATH", help="default: stdout")
 
     compare = verbs.add_parser(
