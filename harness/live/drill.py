@@ -326,9 +326,6 @@ class LiveDrill:
             environment_env=lambda _region, _name: env_vars,
             instance_options={"dag_dir_refresh_s": 2, "parallelism": 8},
             start_timeout_s=self.settings.provision_timeout_s,
-            # Two busy Airflows on a small machine answer a health check slowly at times; MWAA
-            # does not call an environment UNAVAILABLE for a few slow seconds either.
-            health_timeout_s=5.0,
         )
         stack.callback(backend.close)
         self.backend = backend

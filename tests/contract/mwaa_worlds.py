@@ -321,7 +321,6 @@ def live_world() -> Iterator[LiveMwaaWorld]:
             heartbeat_interval_s=2.0,
             instance_options={"dag_dir_refresh_s": 2, "parallelism": 8},
             start_timeout_s=150.0,
-            health_timeout_s=5.0,
         )
         stack.callback(backend.close)
         service = MwaaService(backend, clock=clock, health_interval_s=2.0, unhealthy_after=5)

@@ -205,7 +205,10 @@ class AirflowBackend:
         dag_sync_interval_s: float | None = 10.0,
         heartbeat_interval_s: float = INTERVAL_S,
         heartbeat_threshold_s: float = 10.0,
-        health_timeout_s: float = 1.0,
+        # A busy Airflow on a small machine answers its health endpoint slowly at times (CI
+        # saw two 1 s timeouts in a row while a task started): MWAA does not call an
+        # environment UNAVAILABLE for a few slow seconds either.
+        health_timeout_s: float = 5.0,
         rest_timeout_s: float = 10.0,
         instance_options: Mapping[str, Any] | None = None,
         max_runtime_s: float = 24 * 3600.0,
