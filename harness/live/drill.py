@@ -94,7 +94,7 @@ from harness.live.journal import ledger_run_events, read_journal
 from harness.live.mwaa.airflow_backend import AirflowBackend
 from harness.live.mwaa.faults import CreateFailureFaults
 from harness.live.mwaa.restore_faults import RestoreFailureFaults
-from harness.live.mwaa.service import MwaaService
+from harness.live.mwaa.service import REAL_AIRFLOW_HEALTH, MwaaService
 from harness.live.mwaa_ports import LiveAirflow
 from harness.live.operations import OperationRunner, live_operations
 from harness.live.ports import ClientFactory, LiveMetrics
@@ -337,8 +337,7 @@ class LiveDrill:
             restore_failures=RestoreFailureFaults(seed=self.scenario.seed),
             create_delay_s=self.settings.creation_delay_s,
             seed=self.scenario.seed,
-            health_interval_s=2.0,
-            unhealthy_after=5,
+            **REAL_AIRFLOW_HEALTH,
         )
         self.service = service
         stack.callback(service.stop)

@@ -309,7 +309,7 @@ def live_world() -> Iterator[LiveMwaaWorld]:
     from harness.live.clock import LiveClock
     from harness.live.endpoints import LiveAws
     from harness.live.mwaa.airflow_backend import AirflowBackend
-    from harness.live.mwaa.service import MwaaService
+    from harness.live.mwaa.service import REAL_AIRFLOW_HEALTH, MwaaService
     from tests.integration.airflow_support import require_airflow
 
     require_airflow()
@@ -323,7 +323,7 @@ def live_world() -> Iterator[LiveMwaaWorld]:
             start_timeout_s=150.0,
         )
         stack.callback(backend.close)
-        service = MwaaService(backend, clock=clock, health_interval_s=2.0, unhealthy_after=5)
+        service = MwaaService(backend, clock=clock, **REAL_AIRFLOW_HEALTH)
         stack.callback(service.stop)
         aws = stack.enter_context(LiveAws([P, S], now=clock.now, mwaa=service))
         backend.use_clients(lambda name, region: aws.client(name, region, direct=True))

@@ -16,7 +16,7 @@ import pytest
 from harness.live import clock
 from harness.live.endpoints import LiveAws
 from harness.live.mwaa.airflow_backend import AirflowBackend
-from harness.live.mwaa.service import MwaaService
+from harness.live.mwaa.service import REAL_AIRFLOW_HEALTH, MwaaService
 from harness.live.mwaa_ports import live_mwaa_ports
 from reference_impl.ports import ImportResult, PortError
 from tests.integration.airflow_support import require_airflow, wait_for
@@ -42,8 +42,7 @@ def test_airflow_port_over_real_airflow() -> None:
     require_airflow()
     started = clock.monotonic()
     backend = AirflowBackend(dag_sync_interval_s=2.0, heartbeat_interval_s=2.0)
-    # As the drill: a few slow health checks in a row are not an outage (CI flaked on 2 x 1 s).
-    service = MwaaService(backend, health_interval_s=2.0, unhealthy_after=5)
+    service = MwaaService(backend, **REAL_AIRFLOW_HEALTH)
     drill_clock = clock.LiveClock()
     with contextlib.ExitStack() as stack:
         stack.callback(backend.close)

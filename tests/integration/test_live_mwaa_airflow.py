@@ -34,7 +34,7 @@ from harness.live.mwaa.airflow_backend import (
     instance_name,
     sync_dag_folder,
 )
-from harness.live.mwaa.service import MwaaService
+from harness.live.mwaa.service import REAL_AIRFLOW_HEALTH, MwaaService
 from harness.live.ports import HEARTBEAT_METRIC, NAMESPACE, heartbeat_dimensions
 from harness.live.processes import _group_exists, port_is_free
 from tests.integration.airflow_support import airflow_version, require_airflow, wait_for
@@ -118,8 +118,7 @@ def test_dag_sync_mirrors_the_bucket(tmp_path: Path) -> None:
 def test_create_invoke_heartbeat_delete_over_real_airflow(ready: None) -> None:
     started = clock.monotonic()
     backend = AirflowBackend(dag_sync_interval_s=2.0, heartbeat_interval_s=2.0)
-    # As the drill: a few slow health checks in a row are not an outage (CI flaked on 2 x 1 s).
-    service = MwaaService(backend, health_interval_s=2.0, unhealthy_after=5)
+    service = MwaaService(backend, **REAL_AIRFLOW_HEALTH)
     with contextlib.ExitStack() as stack:
         stack.callback(backend.close)
         aws = stack.enter_context(LiveAws([PRIMARY, SECONDARY], mwaa=service))

@@ -205,9 +205,7 @@ class AirflowBackend:
         dag_sync_interval_s: float | None = 10.0,
         heartbeat_interval_s: float = INTERVAL_S,
         heartbeat_threshold_s: float = 10.0,
-        # A busy Airflow on a small machine answers its health endpoint slowly at times (CI
-        # saw two 1 s timeouts in a row while a task started): MWAA does not call an
-        # environment UNAVAILABLE for a few slow seconds either.
+        # Slow answers of a busy Airflow are not an outage (see service.REAL_AIRFLOW_HEALTH).
         health_timeout_s: float = 5.0,
         rest_timeout_s: float = 10.0,
         instance_options: Mapping[str, Any] | None = None,

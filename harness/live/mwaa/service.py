@@ -50,7 +50,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 from harness.live import clock as live_clock
 from harness.live.mwaa.backend import (
@@ -115,6 +115,22 @@ ERROR_STATUS: Mapping[str, int] = {
 }
 
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
+
+
+class HealthPolicy(TypedDict):
+    """How often the service checks an environment's health, and how many failed checks in a
+    row make it UNAVAILABLE (keyword arguments of MwaaService)."""
+
+    health_interval_s: float
+    unhealthy_after: int
+
+
+# For real Airflow (AirflowBackend): a busy Airflow on a small machine answers slowly for a few
+# seconds at times (CI saw two 1 s checks fail in a row while a task started); MWAA does not
+# call an environment UNAVAILABLE for that either. MwaaService(backend, **REAL_AIRFLOW_HEALTH).
+REAL_AIRFLOW_HEALTH: HealthPolicy = {"health_interval_s": 2.0, "unhealthy_after": 5}
+
+
 DEFAULT_CONFIG: Mapping[str, Any] = {
     "AirflowVersion": "3.0.6",
     "EnvironmentClass": "mw1.small",
